@@ -1,0 +1,79 @@
+package tlshello
+
+import (
+	"slices"
+
+	"github.com/orchard-nsm/orchard/capture/observe"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// OddMalformedQUICTransportParams is added by Fill when the
+// quic_transport_parameters body does not split into (id, length, value)
+// entries.
+const OddMalformedQUICTransportParams = "malformed-quic-transport-parameters"
+
+// Fill writes everything into dst (copies, no aliasing of packet buffers),
+// including JA3 and JA4 computed with the given transport byte. It keeps
+// dst.Prologue and, for transport 'q', the QUIC packet facts in dst.QUIC
+// (Version, DCID, SCID, Packets) that the QUIC decoder sets; it fills
+// dst.QUIC.TransportParameters, creating dst.QUIC if needed. For other
+// transports dst.QUIC is left as it is.
+func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
+	dst.ServerName = h.ServerName // strings are immutable: sharing is no aliasing
+	dst.ALPN = slices.Clone(h.ALPN)
+	dst.Version = h.LegacyVersion
+	dst.SupportedVersions = slices.Clone(h.SupportedVersions)
+	dst.CipherSuites = slices.Clone(h.CipherSuites)
+	dst.Extensions = slices.Clone(h.Extensions)
+	dst.SupportedGroups = slices.Clone(h.SupportedGroups)
+	dst.SignatureAlgorithms = slices.Clone(h.SignatureAlgorithms)
+	dst.JA3String, dst.JA3 = h.JA3()
+	dst.JA4, dst.JA4R = h.JA4(transport)
+	dst.Oddities = slices.Clone(h.Oddities)
+	if transport == 'q' {
+		if dst.QUIC == nil {
+			dst.QUIC = &observe.QUICInfo{}
+		}
+		var ok bool
+		dst.QUIC.TransportParameters, ok = ParseQUICTransportParameters(nil, h.QUICTransportParams)
+		if !ok {
+			dst.Oddities = append(dst.Oddities, OddMalformedQUICTransportParams)
+		}
+	}
+}
+
+// ParseQUICTransportParameters appends the entries of a raw
+// quic_transport_parameters body (RFC 9000 section 18: varint id, varint
+// length, value) to dst, copying each value. ok is false if the body does
+// not parse to its end; the entries before the fault are still appended.
+func ParseQUICTransportParameters(dst []observe.QUICTransportParameter, raw []byte) (_ []observe.QUICTransportParameter, ok bool) {
+	s := cryptobyte.String(raw)
+	for !s.Empty() {
+		var id, n uint64
+		if !readVarint(&s, &id) || !readVarint(&s, &n) || uint64(len(s)) < n {
+			return dst, false
+		}
+		var v []byte
+		s.ReadBytes(&v, int(n))
+		dst = append(dst, observe.QUICTransportParameter{ID: id, Value: append([]byte(nil), v...)})
+	}
+	return dst, true
+}
+
+// readVarint reads a QUIC variable-length integer (RFC 9000 section 16).
+func readVarint(s *cryptobyte.String, v *uint64) bool {
+	if len(*s) == 0 {
+		return false
+	}
+	n := 1 << ((*s)[0] >> 6)
+	if len(*s) < n {
+		return false
+	}
+	x := uint64((*s)[0] & 0x3f)
+	for i := 1; i < n; i++ {
+		x = x<<8 | uint64((*s)[i])
+	}
+	*s = (*s)[n:]
+	*v = x
+	return true
+}
