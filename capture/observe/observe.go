@@ -258,7 +258,14 @@ type Flow struct {
 	SYNSeen     bool
 	Established bool   // SYN-ACK seen, or UDP answered
 	Reason      string // "start", "fin", "rst", "idle", "evicted", "end-of-input"
-	Gaps        int    // TCP first-flight bytes never seen
+	Gaps        int    // 1 when the first flight had a hole never filled
+	// Prologue is the plaintext protocol seen before TLS ("smtp-starttls",
+	// "imap-starttls", "pop3-stls", "http-connect", "socks4", "socks5").
+	Prologue string
+	// Plaintext holds the first client command lines of a plaintext mail
+	// session (EHLO name, IMAP ID, CAPA, STARTTLS), credentials redacted.
+	// Message content is never kept.
+	Plaintext []string
 }
 
 // Sink receives observations. Implementations must not retain the pointer
