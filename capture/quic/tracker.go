@@ -235,11 +235,17 @@ func (t *Tracker) DatagramFrom(now time.Time, dir Direction, payload []byte) (Re
 func (t *Tracker) initial(now time.Time, dir Direction, h *longHeader, pkt []byte, hasHandshake bool) (res Result, done bool, r Reason) {
 	dk := makeCID(h.dcid)
 	idx, known := t.dcids[dk]
-	if !known && len(h.scid) > 0 && len(h.token) == 0 {
+	if !known && len(h.scid) > 0 {
 		// A client's later Initials are sent to the server's chosen CID but
-		// keep the client's SCID and the original keys. With a token this is
-		// a new connection after Retry, keyed by its new DCID.
-		idx, known = t.scids[makeCID(h.scid)]
+		// keep the client's SCID and the original keys.
+		if idx, known = t.scids[makeCID(h.scid)]; known && len(h.token) > 0 {
+			// After a Retry the client starts over with a token, and keys
+			// from the CID the Retry chose: try that first. If it does not
+			// open, this is a later Initial carrying the token again.
+			if res, done, r = t.newConn(now, h, pkt); r != ReasonDecrypt {
+				return res, done, r
+			}
+		}
 	}
 	if !known {
 		if _, srv := t.scids[dk]; srv && len(h.dcid) > 0 {
