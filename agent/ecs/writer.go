@@ -1,0 +1,220 @@
+package ecs
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// obj appends one JSON object with nested objects, omitting empty values.
+// Field order is the order of the calls, so output is stable for golden files.
+type obj struct {
+	b     []byte
+	first [8]bool // per open object: no member written yet
+	depth int     // open objects minus one
+}
+
+func begin(dst []byte) obj {
+	o := obj{b: append(dst, '{')}
+	o.first[0] = true
+	return o
+}
+
+func (o *obj) push() {
+	if o.depth < len(o.first)-1 {
+		o.depth++
+	}
+	o.first[o.depth] = true
+}
+
+func (o *obj) key(k string) {
+	if !o.first[o.depth] {
+		o.b = append(o.b, ',')
+	}
+	o.first[o.depth] = false
+	o.b = appendString(o.b, k)
+	o.b = append(o.b, ':')
+}
+
+// open starts a nested object.
+func (o *obj) open(k string) {
+	o.key(k)
+	o.b = append(o.b, '{')
+	o.push()
+}
+
+func (o *obj) close() {
+	o.b = append(o.b, '}')
+	if o.depth > 0 {
+		o.depth--
+	}
+}
+
+// end closes every open object and returns the line (without newline).
+func (o *obj) end() []byte {
+	for o.depth > 0 {
+		o.close()
+	}
+	return append(o.b, '}')
+}
+
+func (o *obj) str(k, v string) {
+	if v == "" {
+		return
+	}
+	o.key(k)
+	o.b = appendString(o.b, v)
+}
+
+func (o *obj) strAlways(k, v string) {
+	o.key(k)
+	o.b = appendString(o.b, v)
+}
+
+func (o *obj) uint(k string, v uint64) {
+	o.key(k)
+	o.b = strconv.AppendUint(o.b, v, 10)
+}
+
+func (o *obj) uintNZ(k string, v uint64) {
+	if v != 0 {
+		o.uint(k, v)
+	}
+}
+
+func (o *obj) int(k string, v int64) {
+	o.key(k)
+	o.b = strconv.AppendInt(o.b, v, 10)
+}
+
+func (o *obj) float(k string, v float64) {
+	o.key(k)
+	o.b = strconv.AppendFloat(o.b, v, 'f', -1, 64)
+}
+
+func (o *obj) bool(k string, v bool) {
+	o.key(k)
+	o.b = strconv.AppendBool(o.b, v)
+}
+
+func (o *obj) time(k string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '"')
+	o.b = t.UTC().AppendFormat(o.b, time.RFC3339Nano)
+	o.b = append(o.b, '"')
+}
+
+func (o *obj) addr(k string, a netip.Addr) {
+	if !a.IsValid() {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '"')
+	o.b = a.AppendTo(o.b)
+	o.b = append(o.b, '"')
+}
+
+func (o *obj) strs(k string, v []string) {
+	if len(v) == 0 {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '[')
+	for i, s := range v {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		o.b = appendString(o.b, s)
+	}
+	o.b = append(o.b, ']')
+}
+
+func (o *obj) hex(k string, v []byte) {
+	if len(v) == 0 {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '"')
+	o.b = hex.AppendEncode(o.b, v)
+	o.b = append(o.b, '"')
+}
+
+func (o *obj) uints(k string, v []uint64) {
+	if len(v) == 0 {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '[')
+	for i, n := range v {
+		if i > 0 {
+			o.b = append(o.b, ',')
+		}
+		o.b = strconv.AppendUint(o.b, n, 10)
+	}
+	o.b = append(o.b, ']')
+}
+
+// arr starts a list member; items are written with item/endItem.
+func (o *obj) arr(k string) {
+	o.key(k)
+	o.b = append(o.b, '[')
+}
+
+func (o *obj) item(i int) {
+	if i > 0 {
+		o.b = append(o.b, ',')
+	}
+	o.b = append(o.b, '{')
+	o.push()
+}
+
+func (o *obj) endItem() { o.close() }
+
+func (o *obj) endArr() { o.b = append(o.b, ']') }
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD:
+// names on the wire are attacker-controlled bytes.
+func appendString(b []byte, s string) []byte {
+	const hexd = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+			case c == '<' || c == '>' || c == '&':
+				// Safe to embed in HTML views.
+				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, `\u202`...)
+			b = append(b, hexd[r&0xf])
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

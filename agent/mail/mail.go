@@ -1,0 +1,401 @@
+// Package mail owns work-mail access: recognising that a host's flow goes to
+// a configured mail server, and counting it. A flow is mail access when its
+// destination port belongs to one of the server's protocols and either its
+// destination address is one of the server's addresses or CIDRs, or its TLS
+// SNI is one of the server's names, or the host earlier received a DNS
+// answer binding one of the server's names to that address (this catches
+// ActiveSync/EWS/OWA on 443 behind shared front ends). STARTTLS and the
+// plaintext commands capture saw (EHLO name, IMAP ID) are recorded; flows,
+// packets and bytes are counted from flow observations.
+//
+// It imports capture/observe and agent/config. Per-host state (DNS-answer
+// cache, open mail flows, accesses) lives in HostState, which the caller
+// keeps with the host and which is bounded. There are no errors.
+package mail
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/orchard-nsm/orchard/agent/config"
+	"github.com/orchard-nsm/orchard/capture/observe"
+)
+
+// How a flow was recognised as mail access.
+const (
+	MethodAddress = "address"
+	MethodSNI     = "sni"
+	MethodDNS     = "dns"
+)
+
+// DNSMinTTL is the shortest time a DNS answer binds a name to an address:
+// clients keep using an address a little past a short TTL.
+const DNSMinTTL = 5 * time.Minute
+
+const (
+	maxDNS     = 32
+	maxOpen    = 32
+	maxDetails = 8
+)
+
+type portProto struct {
+	port  uint16
+	proto string
+}
+
+type server struct {
+	cfg      config.MailServer
+	exact    map[string]bool
+	suffixes []string // ".example.com" for "*.example.com"
+	ports    []portProto
+}
+
+// Matcher knows the configured mail servers. It is read-only after
+// NewMatcher and may be shared.
+type Matcher struct {
+	servers []server
+}
+
+// NewMatcher compiles the configured servers.
+func NewMatcher(servers []config.MailServer) *Matcher {
+	m := &Matcher{}
+	for _, s := range servers {
+		sv := server{cfg: s, exact: map[string]bool{}}
+		for _, n := range s.Names {
+			n = strings.ToLower(strings.TrimSuffix(n, "."))
+			if suf, ok := strings.CutPrefix(n, "*."); ok {
+				sv.suffixes = append(sv.suffixes, "."+suf)
+			} else {
+				sv.exact[n] = true
+			}
+		}
+		for _, p := range s.Protocols {
+			sv.ports = append(sv.ports, portProto{p.Port, p.Name})
+		}
+		m.servers = append(m.servers, sv)
+	}
+	return m
+}
+
+// Servers is the number of configured servers.
+func (m *Matcher) Servers() int { return len(m.servers) }
+
+// nameServer returns the server a name belongs to, or -1.
+func (m *Matcher) nameServer(name string) int {
+	name = strings.TrimSuffix(name, ".")
+	for i := range m.servers {
+		s := &m.servers[i]
+		if s.exact[name] {
+			return i
+		}
+		for _, suf := range s.suffixes {
+			if len(name) > len(suf) && strings.HasSuffix(name, suf) {
+				return i
+			}
+		}
+	}
+	// Names are stored lower-case; only lower-case on a miss (rare).
+	if l := strings.ToLower(name); l != name {
+		return m.nameServer(l)
+	}
+	return -1
+}
+
+// protocol returns the protocol a server speaks on port over transport, or "".
+func (s *server) protocol(port uint16, t observe.Transport) string {
+	for _, pp := range s.ports {
+		if pp.port != port {
+			continue
+		}
+		if t == observe.TransportTCP || t == observe.TransportUDP && (pp.proto == "https" || pp.proto == "jmap") {
+			return pp.proto // HTTPS and JMAP may run over QUIC
+		}
+	}
+	return ""
+}
+
+func (s *server) hasAddr(a netip.Addr) bool {
+	for _, p := range s.cfg.Addresses {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Access is one host's access to one mail server, accumulated.
+type Access struct {
+	Server      string // configured server name
+	Preset      string
+	Address     netip.Addr // server address of the first flow
+	Port        uint16
+	Protocol    string   // protocol of the first flow
+	Protocols   []string // every protocol seen, first first
+	Transport   string
+	Method      string // how the first flow was recognised
+	Name        string // SNI or resolved name that matched, if any
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	Flows       uint64
+	Packets     uint64
+	Bytes       uint64
+	StartTLS    bool
+	CommunityID string   // of the first flow
+	Details     []string // plaintext commands seen (EHLO name, IMAP ID), redacted by capture
+	server      int
+}
+
+type dnsEntry struct {
+	addr    netip.Addr
+	name    string
+	server  int
+	expires time.Time
+}
+
+type flowKey struct {
+	src, dst         netip.Addr
+	srcPort, dstPort uint16
+	transport        observe.Transport
+}
+
+type openFlow struct {
+	key    flowKey
+	access int
+}
+
+// HostState is one host's mail-access state. The zero value is ready.
+type HostState struct {
+	dns      []dnsEntry
+	open     []openFlow
+	Accesses []Access
+}
+
+// Update says what an observation did to a host's mail access.
+type Update struct {
+	Access  *Access // nil if the observation was not mail access
+	NewFlow bool    // a mail flow not seen before
+}
+
+// Observe folds an observation about the host whose state st is into it.
+// DNS answers are attributed to the host that received them (Meta.Dst);
+// ClientHellos and flows to their initiator (Meta.Src).
+func (m *Matcher) Observe(st *HostState, o *observe.Observation) Update {
+	if len(m.servers) == 0 {
+		return Update{}
+	}
+	switch o.Kind {
+	case observe.KindDNS:
+		if o.DNS != nil && o.DNS.Response {
+			m.learnDNS(st, o)
+		}
+	case observe.KindTLS:
+		if o.TLS == nil {
+			return Update{}
+		}
+		return m.flow(st, o, o.TLS.ServerName, o.TLS.Prologue, nil)
+	case observe.KindFlow:
+		if o.Flow == nil {
+			return Update{}
+		}
+		return m.flow(st, o, "", o.Flow.Prologue, o.Flow)
+	}
+	return Update{}
+}
+
+func (m *Matcher) learnDNS(st *HostState, o *observe.Observation) {
+	srv, name := -1, ""
+	for _, q := range o.DNS.Questions {
+		if s := m.nameServer(q.Name); s >= 0 {
+			srv, name = s, q.Name
+			break
+		}
+	}
+	if srv < 0 {
+		// A CNAME chain may pass through a configured name.
+		for _, rr := range o.DNS.Answers {
+			if s := m.nameServer(rr.Name); s >= 0 {
+				srv, name = s, rr.Name
+				break
+			}
+		}
+	}
+	if srv < 0 {
+		return
+	}
+	for _, rr := range o.DNS.Answers {
+		if !rr.Addr.IsValid() {
+			continue
+		}
+		ttl := time.Duration(rr.TTL) * time.Second
+		if ttl < DNSMinTTL {
+			ttl = DNSMinTTL
+		}
+		st.addDNS(dnsEntry{addr: rr.Addr.Unmap(), name: name, server: srv, expires: o.Time.Add(ttl)}, o.Time)
+	}
+}
+
+func (st *HostState) addDNS(e dnsEntry, now time.Time) {
+	for i := range st.dns {
+		if st.dns[i].addr == e.addr && st.dns[i].server == e.server {
+			st.dns[i] = e
+			return
+		}
+	}
+	if len(st.dns) < maxDNS {
+		st.dns = append(st.dns, e)
+		return
+	}
+	// Full: replace the entry that expires first (expired ones first of all).
+	j := 0
+	for i := range st.dns {
+		if st.dns[i].expires.Before(st.dns[j].expires) {
+			j = i
+		}
+	}
+	st.dns[j] = e
+}
+
+func (st *HostState) resolved(a netip.Addr, now time.Time) (server int, name string) {
+	for i := range st.dns {
+		e := &st.dns[i]
+		if e.addr == a && !now.After(e.expires) {
+			return e.server, e.name
+		}
+	}
+	return -1, ""
+}
+
+func (m *Matcher) flow(st *HostState, o *observe.Observation, sni, prologue string, f *observe.Flow) Update {
+	k := flowKey{o.Src, o.Dst, o.SrcPort, o.DstPort, o.Transport}
+	oi := -1
+	for i := range st.open {
+		if st.open[i].key == k {
+			oi = i
+			break
+		}
+	}
+	var u Update
+	var acc *Access
+	if oi >= 0 {
+		acc = &st.Accesses[st.open[oi].access]
+	} else {
+		srv, method, name := m.match(st, o, sni)
+		if srv < 0 {
+			return Update{}
+		}
+		proto := m.servers[srv].protocol(o.DstPort, o.Transport)
+		ai := st.access(&m.servers[srv], srv)
+		acc = &st.Accesses[ai]
+		if acc.Flows == 0 {
+			acc.Address, acc.Port, acc.Protocol = o.Dst, o.DstPort, proto
+			acc.Transport = o.Transport.String()
+			acc.Method, acc.Name = method, name
+			acc.FirstSeen = o.Time
+			acc.CommunityID = o.CommunityID
+		}
+		acc.addProtocol(proto)
+		acc.Flows++
+		u.NewFlow = true
+		if f == nil || f.Reason == "start" {
+			st.openFlow(k, ai)
+			oi = len(st.open) - 1
+		}
+	}
+	u.Access = acc
+	if o.Time.After(acc.LastSeen) {
+		acc.LastSeen = o.Time
+	}
+	if strings.HasSuffix(prologue, "starttls") || strings.HasSuffix(prologue, "stls") {
+		acc.StartTLS = true
+	}
+	if f != nil {
+		for _, line := range f.Plaintext {
+			acc.addDetail(line)
+		}
+		if f.Reason != "start" {
+			acc.Packets += f.PacketsOut + f.PacketsIn
+			acc.Bytes += f.BytesOut + f.BytesIn
+			if f.End.After(acc.LastSeen) {
+				acc.LastSeen = f.End
+			}
+			if oi >= 0 {
+				st.open = append(st.open[:oi], st.open[oi+1:]...)
+			}
+		}
+	}
+	return u
+}
+
+// match finds the server a new flow goes to: by address, then SNI, then a
+// DNS answer the host received. The destination port must fit.
+func (m *Matcher) match(st *HostState, o *observe.Observation, sni string) (srv int, method, name string) {
+	dst := o.Dst.Unmap()
+	for i := range m.servers {
+		s := &m.servers[i]
+		if s.hasAddr(dst) && s.protocol(o.DstPort, o.Transport) != "" {
+			return i, MethodAddress, ""
+		}
+	}
+	if sni != "" {
+		if i := m.nameServer(sni); i >= 0 && m.servers[i].protocol(o.DstPort, o.Transport) != "" {
+			return i, MethodSNI, sni
+		}
+	}
+	if i, n := st.resolved(dst, o.Time); i >= 0 && m.servers[i].protocol(o.DstPort, o.Transport) != "" {
+		return i, MethodDNS, n
+	}
+	return -1, "", ""
+}
+
+func (st *HostState) access(s *server, idx int) int {
+	for i := range st.Accesses {
+		if st.Accesses[i].server == idx {
+			return i
+		}
+	}
+	st.Accesses = append(st.Accesses, Access{Server: s.cfg.Name, Preset: s.cfg.Preset, server: idx})
+	return len(st.Accesses) - 1
+}
+
+func (st *HostState) openFlow(k flowKey, access int) {
+	if len(st.open) == maxOpen {
+		// Ends of the oldest open flows were lost (evicted upstream):
+		// forget the oldest; its counts stay as they were.
+		copy(st.open, st.open[1:])
+		st.open = st.open[:maxOpen-1]
+	}
+	st.open = append(st.open, openFlow{key: k, access: access})
+}
+
+func (a *Access) addProtocol(p string) {
+	if p == "" {
+		return
+	}
+	for _, x := range a.Protocols {
+		if x == p {
+			return
+		}
+	}
+	a.Protocols = append(a.Protocols, p)
+}
+
+func (a *Access) addDetail(d string) {
+	if d == "" || len(a.Details) >= maxDetails {
+		return
+	}
+	for _, x := range a.Details {
+		if x == d {
+			return
+		}
+	}
+	a.Details = append(a.Details, d)
+}
+
+// Clone returns a deep copy (for findings that outlive the host state).
+func (a *Access) Clone() Access {
+	c := *a
+	c.Protocols = append([]string(nil), a.Protocols...)
+	c.Details = append([]string(nil), a.Details...)
+	return c
+}

@@ -1,0 +1,372 @@
+// Package verdict owns the per-host Apple verdict: evidence from the
+// signature matcher is summed as log-odds on top of a configurable prior,
+// with diminishing returns per signature (each distinct detail of one
+// signature adds half as much as the previous one, so at most twice its
+// weight) and a cap per signal kind and direction (fifty Apple names from one
+// browser tab are one signal, not fifty). Evidence for another platform
+// (Windows, Android, Linux, ChromeOS, a cross-platform browser) counts
+// against Apple.
+//
+// The result is Apple yes/no, a confidence (the sigmoid of the log-odds), the
+// OS family where the evidence tells it, the model where mDNS names it, the
+// bounded and deduplicated evidence list, and the signature file versions
+// used. It imports signatures (for Evidence) and nothing else of the project;
+// it has no errors.
+package verdict
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/orchard-nsm/orchard/signatures"
+)
+
+// Params tune the verdict; build them from config.Verdict.
+type Params struct {
+	Prior       float64            // probability before evidence, 0..1 exclusive
+	Threshold   float64            // confidence at or above which a host is Apple
+	KindCaps    map[string]float64 // per kind cap of |log-odds| in each direction
+	DefaultCap  float64
+	MaxEvidence int
+	// Repeat is the factor each further distinct detail of one signature
+	// is worth relative to the previous one; 0.5 unless set.
+	Repeat float64
+}
+
+func (p *Params) capFor(kind string) float64 {
+	if c, ok := p.KindCaps[kind]; ok {
+		return c
+	}
+	return p.DefaultCap
+}
+
+// Item is one deduplicated evidence entry of a host: the first time it was
+// seen, how often, and when last.
+type Item struct {
+	signatures.Evidence
+	Count int
+	Last  time.Time
+}
+
+// maxDetails bounds the distinct details tracked per signature; beyond it a
+// signature's contribution is already within 1% of its limit.
+const maxDetails = 8
+
+type sigState struct {
+	id      string
+	kind    string
+	llr     float64 // log-likelihood ratio for Apple of one occurrence
+	details [maxDetails]uint64
+	n       int
+	contrib float64
+}
+
+type kindSum struct {
+	kind     string
+	pos, neg float64
+}
+
+// Accumulator is one host's verdict state. The zero value is ready.
+type Accumulator struct {
+	sigs     []sigState
+	kinds    []kindSum // scratch for logOdds
+	items    []Item
+	sets     []string
+	model    string
+	modelOS  string
+	os       [3]float64 // iOS, iPadOS, macOS
+	other    map[string]float64
+	logOdds  float64
+	hasApple bool // at least one Apple-favouring signature
+	apple    bool
+	since    time.Time // when the verdict last became Apple
+	last     time.Time // latest Apple-favouring evidence
+}
+
+// Apple reports the current verdict.
+func (a *Accumulator) Apple() bool { return a.apple }
+
+// Confidence is the probability the host is Apple.
+func (a *Accumulator) Confidence(p *Params) float64 {
+	if len(a.sigs) == 0 {
+		return p.Prior
+	}
+	return sigmoid(a.logOdds)
+}
+
+// AppleSince is when the verdict last turned Apple (zero if it is not).
+func (a *Accumulator) AppleSince() time.Time { return a.since }
+
+// LastApple is the time of the latest Apple-favouring evidence.
+func (a *Accumulator) LastApple() time.Time { return a.last }
+
+// Evidence is the number of evidence items kept.
+func (a *Accumulator) Evidence() int { return len(a.items) }
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+
+// appleLLR is the evidence weight turned toward Apple.
+func appleLLR(e *signatures.Evidence) float64 {
+	if signatures.IsApple(e.Platform) {
+		return e.Weight
+	}
+	return -e.Weight
+}
+
+// detailKey hashes a detail without the "dns query "/"dns response " prefix,
+// so the answer to a question is not a second distinct sighting.
+func detailKey(d string) uint64 {
+	if r, ok := strings.CutPrefix(d, "dns query "); ok {
+		d = r
+	} else if r, ok := strings.CutPrefix(d, "dns response "); ok {
+		d = r
+	}
+	// FNV-1a: cheap, no allocation.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(d); i++ {
+		h ^= uint64(d[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Add folds one piece of evidence in. It reports whether the verdict's
+// Apple/not-Apple outcome changed.
+func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
+	llr := appleLLR(e)
+	dk := detailKey(e.Detail)
+	a.addItem(e, dk, p)
+	if e.Model != "" {
+		a.model, a.modelOS = e.Model, e.Platform
+	}
+	if e.Set != "" {
+		a.addSet(e.Set)
+	}
+	if llr > 0 {
+		switch e.Platform {
+		case signatures.PlatformAppleIOS:
+			a.os[0] += llr
+		case signatures.PlatformAppleIPadOS:
+			a.os[1] += llr
+		case signatures.PlatformAppleMacOS:
+			a.os[2] += llr
+		}
+		a.hasApple = true
+		if e.Time.After(a.last) {
+			a.last = e.Time
+		}
+	} else if llr < 0 && !signatures.IsApple(e.Platform) {
+		if a.other == nil {
+			a.other = map[string]float64{}
+		}
+		a.other[e.Platform] -= llr
+	}
+
+	s := a.sig(e.SignatureID, e.Kind, llr)
+	for i := 0; i < s.n; i++ {
+		if s.details[i] == dk {
+			return false // same signature, same detail: nothing new
+		}
+	}
+	if s.n == maxDetails {
+		return false
+	}
+	s.details[s.n] = dk
+	s.n++
+	r := p.Repeat
+	if r <= 0 || r >= 1 {
+		r = 0.5
+	}
+	// Geometric series: llr * (1 + r + ... + r^(n-1)).
+	s.contrib = s.llr * (1 - math.Pow(r, float64(s.n))) / (1 - r)
+
+	was := a.apple
+	a.logOdds = a.sum(p)
+	a.apple = a.hasApple && sigmoid(a.logOdds) >= p.Threshold
+	switch {
+	case a.apple && !was:
+		a.since = e.Time
+	case !a.apple:
+		a.since = time.Time{}
+	}
+	return a.apple != was
+}
+
+// Recompute re-evaluates the verdict under new parameters (config reload).
+func (a *Accumulator) Recompute(p *Params, now time.Time) {
+	was := a.apple
+	a.logOdds = a.sum(p)
+	a.apple = a.hasApple && sigmoid(a.logOdds) >= p.Threshold
+	if a.apple && !was {
+		a.since = now
+	} else if !a.apple {
+		a.since = time.Time{}
+	}
+}
+
+func (a *Accumulator) sig(id, kind string, llr float64) *sigState {
+	for i := range a.sigs {
+		if a.sigs[i].id == id {
+			return &a.sigs[i]
+		}
+	}
+	a.sigs = append(a.sigs, sigState{id: id, kind: kind, llr: llr})
+	return &a.sigs[len(a.sigs)-1]
+}
+
+func (a *Accumulator) sum(p *Params) float64 {
+	a.kinds = a.kinds[:0]
+	for i := range a.sigs {
+		s := &a.sigs[i]
+		j := 0
+		for ; j < len(a.kinds) && a.kinds[j].kind != s.kind; j++ {
+		}
+		if j == len(a.kinds) {
+			a.kinds = append(a.kinds, kindSum{kind: s.kind})
+		}
+		if s.contrib > 0 {
+			a.kinds[j].pos += s.contrib
+		} else {
+			a.kinds[j].neg -= s.contrib
+		}
+	}
+	lo := logit(p.Prior)
+	for _, k := range a.kinds {
+		c := p.capFor(k.kind)
+		lo += math.Min(k.pos, c) - math.Min(k.neg, c)
+	}
+	return lo
+}
+
+func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
+	for i := range a.items {
+		it := &a.items[i]
+		if it.SignatureID == e.SignatureID && detailKey(it.Detail) == dk {
+			it.Count++
+			if e.Time.After(it.Last) {
+				it.Last = e.Time
+			}
+			return
+		}
+	}
+	max := p.MaxEvidence
+	if max <= 0 {
+		max = 32
+	}
+	it := Item{Evidence: *e, Count: 1, Last: e.Time}
+	if len(a.items) < max {
+		a.items = append(a.items, it)
+		return
+	}
+	// Full: keep the strongest; replace the weakest if the new one is stronger.
+	w := 0
+	for i := range a.items {
+		if math.Abs(a.items[i].Weight) < math.Abs(a.items[w].Weight) {
+			w = i
+		}
+	}
+	if math.Abs(e.Weight) > math.Abs(a.items[w].Weight) {
+		a.items[w] = it
+	}
+}
+
+func (a *Accumulator) addSet(s string) {
+	for _, x := range a.sets {
+		if x == s {
+			return
+		}
+	}
+	if len(a.sets) < 16 {
+		a.sets = append(a.sets, s)
+	}
+}
+
+// Result is a verdict as reported.
+type Result struct {
+	Apple      bool
+	Confidence float64
+	LogOdds    float64
+	OS         string // "iOS", "iPadOS", "macOS"; for non-Apple hosts the leading other platform ("Windows", ...); "" if unknown
+	Model      string
+	Evidence   []Item   // in time order
+	Signatures []string // "file@version", sorted
+	AppleSince time.Time
+	LastApple  time.Time
+}
+
+// Result returns the verdict with copies of the evidence list.
+func (a *Accumulator) Result(p *Params) Result {
+	r := Result{
+		Apple:      a.apple,
+		Confidence: a.Confidence(p),
+		LogOdds:    a.logOdds,
+		Model:      a.model,
+		Evidence:   append([]Item(nil), a.items...),
+		Signatures: append([]string(nil), a.sets...),
+		AppleSince: a.since,
+		LastApple:  a.last,
+	}
+	if len(a.sigs) == 0 {
+		r.LogOdds = logit(p.Prior)
+	}
+	sort.SliceStable(r.Evidence, func(i, j int) bool { return r.Evidence[i].Time.Before(r.Evidence[j].Time) })
+	sort.Strings(r.Signatures)
+	r.OS = a.osFamily()
+	return r
+}
+
+var osNames = [3]string{"iOS", "iPadOS", "macOS"}
+
+var otherNames = map[string]string{
+	signatures.PlatformWindows:  "Windows",
+	signatures.PlatformAndroid:  "Android",
+	signatures.PlatformLinux:    "Linux",
+	signatures.PlatformChromeOS: "ChromeOS",
+}
+
+func (a *Accumulator) osFamily() string {
+	if !a.apple {
+		best, bw := "", 0.0
+		for pl, w := range a.other {
+			if n, ok := otherNames[pl]; ok && (w > bw || w == bw && n < best) {
+				best, bw = n, w
+			}
+		}
+		return best
+	}
+	switch a.modelOS {
+	case signatures.PlatformAppleIOS:
+		return "iOS"
+	case signatures.PlatformAppleIPadOS:
+		return "iPadOS"
+	case signatures.PlatformAppleMacOS:
+		return "macOS"
+	}
+	// The strongest family wins only if clearly ahead: iOS and iPadOS
+	// share most behaviour.
+	b, s := -1, -1
+	for i, w := range a.os {
+		if w <= 0 {
+			continue
+		}
+		if b < 0 || w > a.os[b] {
+			b, s = i, b
+		} else if s < 0 || w > a.os[s] {
+			s = i
+		}
+	}
+	if b < 0 {
+		return ""
+	}
+	if s >= 0 && a.os[b] < 2*a.os[s] {
+		if b != 2 && s != 2 {
+			return "iOS/iPadOS" // they share most behaviour: say so rather than guess
+		}
+		return ""
+	}
+	return osNames[b]
+}
