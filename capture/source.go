@@ -14,6 +14,10 @@ type PacketInfo struct {
 	// Interface is the pcapng interface index or the live source's
 	// interface index; 0 when unknown.
 	Interface int
+	// LinkType overrides the source's link type for this packet (pcapng
+	// files may mix interfaces of different link types); 0 means the
+	// source's LinkType.
+	LinkType layers.LinkType
 }
 
 // Source yields packets in capture order. It is implemented by the capture

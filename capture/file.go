@@ -1,0 +1,159 @@
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Errors returned when a capture file cannot be read.
+var (
+	ErrBadMagic        = errors.New("not a pcap or pcapng file")
+	ErrUnknownLinkType = errors.New("unsupported link type")
+	ErrTruncatedFile   = errors.New("file truncated")
+)
+
+// supportedLinkTypes are the link types the decoder understands.
+var supportedLinkTypes = map[layers.LinkType]bool{
+	layers.LinkTypeEthernet:  true,
+	layers.LinkTypeLinuxSLL:  true,
+	layers.LinkTypeLinuxSLL2: true,
+	layers.LinkTypeRaw:       true,
+	layers.LinkTypeIPv4:      true,
+	layers.LinkTypeIPv6:      true,
+	layers.LinkTypeNull:      true,
+	layers.LinkTypeLoop:      true,
+	12:                       true, // LINKTYPE_RAW as written by some OpenBSD tools
+}
+
+// SupportedLinkType reports whether packets of link type lt can be decoded.
+func SupportedLinkType(lt layers.LinkType) bool { return supportedLinkTypes[lt] }
+
+// fileSource reads a pcap or pcapng file.
+type fileSource struct {
+	name   string
+	closer io.Closer
+	pcap   *pcapgo.Reader
+	ng     *pcapgo.NgReader
+	link   layers.LinkType
+	n      uint64
+	// ngLinks caches the link type of each pcapng interface.
+	ngLinks []layers.LinkType
+}
+
+// OpenFile opens a pcap or pcapng capture file; name "-" reads standard
+// input. The format is detected from the magic number. Errors name the file.
+func OpenFile(name string) (Source, error) {
+	var r io.Reader
+	var c io.Closer
+	if name == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		r, c = f, f
+	}
+	s, err := NewFileSource(name, r)
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		return nil, err
+	}
+	s.(*fileSource).closer = c
+	return s, nil
+}
+
+// NewFileSource reads a pcap or pcapng stream from r; name is used in
+// observations and errors.
+func NewFileSource(name string, r io.Reader) (Source, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, err := br.Peek(4)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%s: %w: %d bytes, too short for a capture header", name, ErrBadMagic, len(magic))
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s := &fileSource{name: name}
+	switch binary.LittleEndian.Uint32(magic) {
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		s.pcap, err = pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: pcap header: %w", name, err)
+		}
+		s.link = s.pcap.LinkType()
+	case 0x0a0d0d0a:
+		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: pcapng header: %w", name, err)
+		}
+		s.link = s.ng.LinkType()
+		for i := 0; i < s.ng.NInterfaces(); i++ {
+			ifc, _ := s.ng.Interface(i)
+			s.ngLinks = append(s.ngLinks, ifc.LinkType)
+		}
+	default:
+		return nil, fmt.Errorf("%s: %w (magic %#08x)", name, ErrBadMagic, binary.BigEndian.Uint32(magic))
+	}
+	if !SupportedLinkType(s.link) {
+		return nil, fmt.Errorf("%s: %w %d (%s)", name, ErrUnknownLinkType, s.link, s.link)
+	}
+	return s, nil
+}
+
+func (s *fileSource) Name() string              { return s.name }
+func (s *fileSource) LinkType() layers.LinkType { return s.link }
+
+func (s *fileSource) Close() error {
+	if s.closer != nil {
+		return s.closer.Close()
+	}
+	return nil
+}
+
+func (s *fileSource) ReadPacket() ([]byte, PacketInfo, error) {
+	var (
+		data []byte
+		ci   gopacket.CaptureInfo
+		err  error
+	)
+	if s.pcap != nil {
+		data, ci, err = s.pcap.ZeroCopyReadPacketData()
+	} else {
+		data, ci, err = s.ng.ZeroCopyReadPacketData()
+	}
+	if err != nil {
+		if err == io.EOF {
+			return nil, PacketInfo{}, io.EOF
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, PacketInfo{}, fmt.Errorf("%s: %w after packet %d", s.name, ErrTruncatedFile, s.n)
+		}
+		return nil, PacketInfo{}, fmt.Errorf("%s: packet %d: %w", s.name, s.n+1, err)
+	}
+	s.n++
+	info := PacketInfo{Timestamp: ci.Timestamp, CaptureLength: ci.CaptureLength, Length: ci.Length, Interface: ci.InterfaceIndex}
+	if s.ng != nil && ci.InterfaceIndex < len(s.ngLinks) {
+		info.LinkType = s.ngLinks[ci.InterfaceIndex]
+	} else if s.ng != nil && s.ng.NInterfaces() > len(s.ngLinks) {
+		// Interfaces declared after the first packet.
+		for i := len(s.ngLinks); i < s.ng.NInterfaces(); i++ {
+			ifc, _ := s.ng.Interface(i)
+			s.ngLinks = append(s.ngLinks, ifc.LinkType)
+		}
+		if ci.InterfaceIndex < len(s.ngLinks) {
+			info.LinkType = s.ngLinks[ci.InterfaceIndex]
+		}
+	}
+	return data, info, nil
+}

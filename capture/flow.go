@@ -1,0 +1,190 @@
+package capture
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/orchard-nsm/orchard/capture/observe"
+)
+
+// flowKey identifies a flow independent of direction: the endpoint with the
+// smaller (address, port) comes first. It is a small comparable struct, so
+// map lookups hash 37 bytes and allocate nothing.
+type flowKey struct {
+	lo, hi         [16]byte
+	loPort, hiPort uint16
+	proto          uint8
+}
+
+// dir is a packet's direction within its flow.
+type dir uint8
+
+const (
+	toServer dir = 0 // client (initiator) to server
+	toClient dir = 1
+)
+
+type flowState uint8
+
+const (
+	inspectPending flowState = iota // deciding what the client stream is
+	inspectDone                     // nothing more to look at; only count
+)
+
+// flow is one entry of the flow table. Entries live in a preallocated slice
+// and are linked into an LRU list by index.
+type flow struct {
+	key       flowKey
+	clientLo  bool // the client is key.lo
+	clientMAC observe.MAC
+	serverMAC observe.MAC
+	vlan      uint16
+	start     int64 // unix nanos
+	last      int64
+	pkts      [2]uint64
+	bytes     [2]uint64
+	syn       bool
+	synAck    bool
+	fin       [2]bool
+	rst       bool
+	ended     bool
+	state     flowState
+	community string
+	stream    [2]stream // per direction first-flight reassembly
+	mode      streamMode
+	helloDone bool
+	prologue  string
+	plain     []string // plaintext mail commands seen (redacted)
+	prev      int32
+	next      int32
+	inUse     bool
+}
+
+func (f *flow) client() (addr netip.Addr, port uint16) {
+	if f.clientLo {
+		return addrFrom(f.key.lo, f.key.proto), f.key.loPort
+	}
+	return addrFrom(f.key.hi, f.key.proto), f.key.hiPort
+}
+
+func (f *flow) server() (addr netip.Addr, port uint16) {
+	if f.clientLo {
+		return addrFrom(f.key.hi, f.key.proto), f.key.hiPort
+	}
+	return addrFrom(f.key.lo, f.key.proto), f.key.loPort
+}
+
+// addrFrom rebuilds an address; IPv4 is stored as a v4-mapped address.
+func addrFrom(b [16]byte, _ uint8) netip.Addr {
+	a := netip.AddrFrom16(b)
+	if a.Is4In6() {
+		return a.Unmap()
+	}
+	return a
+}
+
+// flowTable is a bounded flow table with idle expiry and LRU eviction.
+type flowTable struct {
+	index   map[flowKey]int32
+	entries []flow
+	free    []int32
+	head    int32 // most recently used
+	tail    int32 // least recently used
+	idle    int64
+	max     int
+}
+
+func newFlowTable(max int, idle time.Duration) *flowTable {
+	t := &flowTable{
+		index:   make(map[flowKey]int32, max),
+		entries: make([]flow, max),
+		free:    make([]int32, max),
+		head:    -1,
+		tail:    -1,
+		idle:    int64(idle),
+		max:     max,
+	}
+	for i := range t.free {
+		t.free[i] = int32(max - 1 - i)
+	}
+	return t
+}
+
+func (t *flowTable) len() int { return len(t.index) }
+
+func (t *flowTable) lookup(k flowKey) (int32, bool) {
+	i, ok := t.index[k]
+	return i, ok
+}
+
+// touch moves entry i to the head of the LRU list.
+func (t *flowTable) touch(i int32) {
+	if t.head == i {
+		return
+	}
+	t.unlink(i)
+	t.pushFront(i)
+}
+
+func (t *flowTable) unlink(i int32) {
+	e := &t.entries[i]
+	if e.prev >= 0 {
+		t.entries[e.prev].next = e.next
+	} else if t.head == i {
+		t.head = e.next
+	}
+	if e.next >= 0 {
+		t.entries[e.next].prev = e.prev
+	} else if t.tail == i {
+		t.tail = e.prev
+	}
+	e.prev, e.next = -1, -1
+}
+
+func (t *flowTable) pushFront(i int32) {
+	e := &t.entries[i]
+	e.prev = -1
+	e.next = t.head
+	if t.head >= 0 {
+		t.entries[t.head].prev = i
+	}
+	t.head = i
+	if t.tail < 0 {
+		t.tail = i
+	}
+}
+
+// insert adds a new zeroed entry for k. The caller must have made room
+// (full reports whether it has to).
+func (t *flowTable) insert(k flowKey) int32 {
+	n := len(t.free) - 1
+	i := t.free[n]
+	t.free = t.free[:n]
+	t.entries[i] = flow{key: k, prev: -1, next: -1, inUse: true}
+	t.index[k] = i
+	t.pushFront(i)
+	return i
+}
+
+func (t *flowTable) full() bool { return len(t.free) == 0 }
+
+// remove drops entry i from the table.
+func (t *flowTable) remove(i int32) {
+	e := &t.entries[i]
+	t.unlink(i)
+	delete(t.index, e.key)
+	e.inUse = false
+	t.free = append(t.free, i)
+}
+
+// oldestIdle returns the LRU entry if it has been idle longer than the idle
+// timeout at now.
+func (t *flowTable) oldestIdle(now int64) (int32, bool) {
+	if t.tail < 0 {
+		return -1, false
+	}
+	if now-t.entries[t.tail].last > t.idle {
+		return t.tail, true
+	}
+	return -1, false
+}
