@@ -1,0 +1,516 @@
+package signatures
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/orchard-nsm/orchard/capture/observe"
+)
+
+// Set is a loaded, indexed collection of signatures. It is immutable after
+// loading and safe for concurrent use.
+type Set struct {
+	entries  []Entry
+	versions map[string]string
+
+	names nameIndex // dns-name
+	sni   nameIndex // tls-sni
+
+	ja4         map[string]int32
+	ja3         map[string]int32
+	service     map[string]int32
+	modelExact  map[string]int32
+	modelGlob   []int32 // family globs, longest prefix first
+	tcp         []int32 // in file order: first match wins
+	dhcp        []int32
+	vendor      []int32
+	hostname    []int32
+	txt         []int32
+	ua          []int32
+	addressPort []int32
+}
+
+func (s *Set) index() {
+	s.ja4 = make(map[string]int32)
+	s.ja3 = make(map[string]int32)
+	s.service = make(map[string]int32)
+	s.modelExact = make(map[string]int32)
+	for i := range s.entries {
+		e := &s.entries[i]
+		n := int32(i)
+		switch e.Kind {
+		case KindDNSName:
+			s.names.add(s.entries, n)
+		case KindTLSSNI:
+			s.sni.add(s.entries, n)
+		case KindTLSJA4:
+			s.ja4[e.Pattern] = n
+		case KindTLSJA3:
+			s.ja3[e.Pattern] = n
+		case KindMDNSService:
+			s.service[e.Pattern] = n
+		case KindMDNSModel:
+			if strings.HasSuffix(e.Pattern, "*") {
+				s.modelGlob = append(s.modelGlob, n)
+			} else {
+				s.modelExact[e.Pattern] = n
+			}
+		case KindTCPSyn:
+			s.tcp = append(s.tcp, n)
+		case KindDHCP:
+			s.dhcp = append(s.dhcp, n)
+		case KindDHCPVendor:
+			s.vendor = append(s.vendor, n)
+		case KindDHCPHostname:
+			s.hostname = append(s.hostname, n)
+		case KindMDNSTXT:
+			s.txt = append(s.txt, n)
+		case KindHTTPUA:
+			s.ua = append(s.ua, n)
+		case KindAddressPort:
+			s.addressPort = append(s.addressPort, n)
+		}
+	}
+	sort.SliceStable(s.modelGlob, func(i, j int) bool {
+		return len(s.entries[s.modelGlob[i]].Pattern) > len(s.entries[s.modelGlob[j]].Pattern)
+	})
+}
+
+// Entries returns a copy of all entries, ordered by file name and line.
+func (s *Set) Entries() []Entry {
+	out := make([]Entry, len(s.entries))
+	copy(out, s.entries)
+	return out
+}
+
+// Versions returns the version of each data file, by file name.
+func (s *Set) Versions() map[string]string {
+	out := make(map[string]string, len(s.versions))
+	for k, v := range s.versions {
+		out[k] = v
+	}
+	return out
+}
+
+// Model maps an Apple model identifier ("iPhone14,2") to its product name
+// and platform. An identifier not listed but of a known family
+// ("iPhone99,1") gives the family's product ("iPhone") with ok true.
+func (s *Set) Model(identifier string) (product, platform string, ok bool) {
+	if i := s.model(identifier); i >= 0 {
+		return s.entries[i].Product, s.entries[i].Platform, true
+	}
+	return "", "", false
+}
+
+func (s *Set) model(id string) int32 {
+	if i, ok := s.modelExact[id]; ok {
+		return i
+	}
+	for _, i := range s.modelGlob {
+		p := s.entries[i].Pattern
+		if prefix := p[:len(p)-1]; len(id) > len(prefix) && strings.HasPrefix(id, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Match appends to dst the evidence one observation gives, seen from the
+// host that sent it: for a DNS query the asker (Meta.Src), for a DNS
+// response the asker too (Meta.Dst); for every other kind Meta.Src. Each
+// signature contributes at most once per observation. Match allocates only
+// for evidence it appends.
+func (s *Set) Match(o *observe.Observation, dst []Evidence) []Evidence {
+	if o == nil {
+		return dst
+	}
+	start := len(dst)
+	switch o.Kind {
+	case observe.KindDNS:
+		if o.DNS == nil {
+			return dst
+		}
+		via := "dns query "
+		if o.DNS.Response {
+			via = "dns response "
+		}
+		for _, q := range o.DNS.Questions {
+			dst = s.matchName(o, dst, start, &s.names, normalizeName(q.Name), via)
+		}
+	case observe.KindMDNS:
+		if o.DNS != nil && o.DNS.Response {
+			dst = s.matchMDNS(o, dst, start, o.DNS.Answers)
+			dst = s.matchMDNS(o, dst, start, o.DNS.Extra)
+		}
+	case observe.KindTLS:
+		dst = s.matchTLS(o, dst, start)
+	case observe.KindTCP:
+		dst = s.matchTCP(o, dst, start)
+	case observe.KindDHCP:
+		dst = s.matchDHCP(o, dst, start)
+	case observe.KindHTTP:
+		if h := o.HTTP; h != nil {
+			if h.Host != "" {
+				dst = s.matchName(o, dst, start, &s.names, normalizeName(stripPort(h.Host)), "http host ")
+			}
+			if h.UserAgent != "" {
+				dst = s.matchRegexp(o, dst, start, s.ua, h.UserAgent, "http user-agent ")
+			}
+		}
+	case observe.KindFlow:
+		dst = s.matchAddressPort(o, dst, start)
+	}
+	return dst
+}
+
+// emit appends the evidence of entry i unless this observation already gave
+// it (entries from index start on).
+func (s *Set) emit(o *observe.Observation, dst []Evidence, start int, i int32, detail, model string) []Evidence {
+	e := &s.entries[i]
+	for j := start; j < len(dst); j++ {
+		if dst[j].SignatureID == e.ID {
+			return dst
+		}
+	}
+	return append(dst, Evidence{
+		Time:        o.Time,
+		Kind:        e.Kind,
+		Detail:      detail,
+		SignatureID: e.ID,
+		Platform:    e.Platform,
+		Weight:      e.Weight,
+		Source:      o.Source,
+		Packet:      o.Packet,
+		Set:         e.Set,
+		Model:       model,
+	})
+}
+
+func (s *Set) matchName(o *observe.Observation, dst []Evidence, start int, ix *nameIndex, name, via string) []Evidence {
+	if name == "" {
+		return dst
+	}
+	if i := ix.lookup(s.entries, name); i >= 0 {
+		dst = s.emit(o, dst, start, i, via+name, "")
+	}
+	return dst
+}
+
+// matchRegexp gives the first entry of list whose expression matches v.
+func (s *Set) matchRegexp(o *observe.Observation, dst []Evidence, start int, list []int32, v, via string) []Evidence {
+	for _, i := range list {
+		if s.entries[i].re.MatchString(v) {
+			return s.emit(o, dst, start, i, via+v, "")
+		}
+	}
+	return dst
+}
+
+func (s *Set) matchTLS(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	ch := o.TLS
+	if ch == nil {
+		return dst
+	}
+	if ch.ServerName != "" {
+		via := "tls sni "
+		if ch.QUIC != nil {
+			via = "quic sni "
+		}
+		name := normalizeName(ch.ServerName)
+		before := len(dst)
+		dst = s.matchName(o, dst, start, &s.sni, name, via)
+		if len(dst) == before {
+			dst = s.matchName(o, dst, start, &s.names, name, via)
+		}
+	}
+	if ch.JA4 != "" {
+		if i, ok := s.ja4[ch.JA4]; ok {
+			dst = s.emit(o, dst, start, i, "ja4 "+ch.JA4, "")
+		}
+	}
+	if ch.JA3 != "" {
+		if i, ok := s.ja3[ch.JA3]; ok {
+			dst = s.emit(o, dst, start, i, "ja3 "+ch.JA3, "")
+		}
+	}
+	return dst
+}
+
+func (s *Set) matchTCP(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	syn := o.TCP
+	if syn == nil {
+		return dst
+	}
+	for _, i := range s.tcp {
+		if tcpMatch(s.entries[i].tcp, syn) {
+			detail := syn.Fingerprint
+			if detail == "" {
+				detail = syn.JA4T
+			}
+			return s.emit(o, dst, start, i, "tcp syn "+detail, "")
+		}
+	}
+	return dst
+}
+
+func tcpMatch(p *TCPPattern, syn *observe.TCPSyn) bool {
+	if p.JA4T != "" {
+		return syn.JA4T == p.JA4T
+	}
+	if p.ITTL != 0 && syn.InitialTTL != p.ITTL {
+		return false
+	}
+	if p.Window >= 0 && int32(syn.Window) != p.Window {
+		return false
+	}
+	if p.MSS >= 0 && int32(syn.MSS) != p.MSS {
+		return false
+	}
+	if p.WScale != -2 && syn.WindowScale != p.WScale {
+		return false
+	}
+	if !layoutMatch(p.OLayout, syn.Options) {
+		return false
+	}
+	for _, q := range p.Quirks {
+		found := false
+		for _, have := range syn.Quirks {
+			if have == q {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// layoutMatch compares p0f option layouts; a pattern ending in "eol" also
+// matches "eol+N" (padding after the end-of-list option varies).
+func layoutMatch(pat, got string) bool {
+	if pat == got {
+		return true
+	}
+	if !strings.HasSuffix(pat, "eol") || !strings.HasPrefix(got, pat) {
+		return false
+	}
+	rest := got[len(pat):]
+	if len(rest) < 2 || rest[0] != '+' {
+		return false
+	}
+	for i := 1; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+var dhcpServerMessages = map[string]bool{
+	"offer": true, "ack": true, "nak": true, "advertise": true, "reply": true, "reconfigure": true,
+}
+
+func (s *Set) matchDHCP(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	d := o.DHCP
+	if d == nil || dhcpServerMessages[d.MessageType] {
+		return dst // server messages say nothing about the client's platform
+	}
+	if !d.V6 {
+		for _, i := range s.dhcp {
+			if dhcpMatch(s.entries[i].dhcp, d) {
+				dst = s.emit(o, dst, start, i, "dhcp "+d.MessageType+" "+dhcpDetail(d), "")
+				break
+			}
+		}
+	}
+	if d.VendorClass != "" {
+		dst = s.matchRegexp(o, dst, start, s.vendor, d.VendorClass, "dhcp vendor class ")
+	}
+	if d.Hostname != "" {
+		dst = s.matchRegexp(o, dst, start, s.hostname, d.Hostname, "dhcp hostname ")
+	}
+	return dst
+}
+
+func dhcpMatch(p *DHCPPattern, d *observe.DHCP) bool {
+	if p.NoVendorClass && d.VendorClass != "" {
+		return false
+	}
+	if len(p.Messages) > 0 {
+		found := false
+		for _, m := range p.Messages {
+			if m == d.MessageType {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(p.Params) > 0 {
+		if len(p.Params) != len(d.ParamList) {
+			return false
+		}
+		for i := range p.Params {
+			if p.Params[i] != d.ParamList[i] {
+				return false
+			}
+		}
+	}
+	if len(p.Order) > 0 {
+		j := 0
+		for _, c := range d.OptionOrder {
+			if c == 0 || c == 255 {
+				continue
+			}
+			if j >= len(p.Order) || p.Order[j] != c {
+				return false
+			}
+			j++
+		}
+		if j != len(p.Order) {
+			return false
+		}
+	}
+	return true
+}
+
+func dhcpDetail(d *observe.DHCP) string {
+	var b strings.Builder
+	b.WriteString("params=")
+	for i, c := range d.ParamList {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(c)))
+	}
+	b.WriteString(" order=")
+	n := 0
+	for _, c := range d.OptionOrder {
+		if c == 0 || c == 255 {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(c)))
+		n++
+	}
+	return b.String()
+}
+
+func (s *Set) matchAddressPort(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	if !o.Dst.IsValid() {
+		return dst
+	}
+	dstAddr := o.Dst.Unmap()
+	for _, i := range s.addressPort {
+		e := &s.entries[i]
+		if (e.port == 0 || e.port == o.DstPort) && e.prefix.Contains(dstAddr) {
+			return s.emit(o, dst, start, i, "flow to "+netip.AddrPortFrom(dstAddr, o.DstPort).String(), "")
+		}
+	}
+	return dst
+}
+
+// matchMDNS reads the records a host announces: DNS-SD service types it
+// offers, its host and instance names, its TXT strings and model.
+func (s *Set) matchMDNS(o *observe.Observation, dst []Evidence, start int, rrs []observe.DNSRecord) []Evidence {
+	for k := range rrs {
+		rr := &rrs[k]
+		name := strings.TrimSuffix(rr.Name, ".")
+		if st, inst, ok := serviceType(name); ok {
+			if i, found := s.service[st]; found {
+				dst = s.emit(o, dst, start, i, "mdns service "+st, "")
+			}
+			if inst != "" {
+				dst = s.matchRegexp(o, dst, start, s.hostname, inst, "mdns instance ")
+			}
+		}
+		switch rr.Type {
+		case "PTR":
+			if name == "_services._dns-sd._udp.local" {
+				if st, _, ok := serviceType(strings.TrimSuffix(rr.Data, ".")); ok {
+					if i, found := s.service[st]; found {
+						dst = s.emit(o, dst, start, i, "mdns service "+st, "")
+					}
+				}
+			} else if st, inst, ok := serviceType(strings.TrimSuffix(rr.Data, ".")); ok && inst != "" && st != "" {
+				dst = s.matchRegexp(o, dst, start, s.hostname, inst, "mdns instance ")
+			}
+		case "A", "AAAA":
+			if host, ok := strings.CutSuffix(name, ".local"); ok && !strings.Contains(host, ".") {
+				dst = s.matchRegexp(o, dst, start, s.hostname, host, "mdns host ")
+			}
+		case "TXT":
+			for _, t := range rr.TXT {
+				dst = s.matchRegexp(o, dst, start, s.txt, t, "mdns txt ")
+				if id, ok := modelValue(t); ok {
+					if i := s.model(id); i >= 0 {
+						dst = s.emit(o, dst, start, i, "mdns model "+id, s.entries[i].Product)
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// serviceType splits a DNS-SD name "<instance>._svc._tcp.local" (or a
+// subtype "<x>._sub._svc._tcp.local", or "_svc._tcp.local") into the
+// service type "_svc._tcp" and the instance, without allocating.
+func serviceType(name string) (svc, instance string, ok bool) {
+	rest, found := strings.CutSuffix(name, ".local")
+	if !found {
+		return "", "", false
+	}
+	if !strings.HasSuffix(rest, "._tcp") && !strings.HasSuffix(rest, "._udp") {
+		return "", "", false
+	}
+	head := rest[:len(rest)-len("._tcp")]
+	i := strings.LastIndexByte(head, '.')
+	svc = rest[i+1:]
+	if len(svc) < 2 || svc[0] != '_' {
+		return "", "", false
+	}
+	if i >= 0 {
+		instance = head[:i]
+		if strings.HasSuffix(instance, "._sub") {
+			instance = "" // a subtype selector, not an instance name
+		}
+	}
+	return svc, instance, true
+}
+
+// modelValue returns the model identifier of a TXT string that carries one:
+// model= (_device-info, _airplay), rpMd= (_companion-link), am= (_raop).
+// TXT keys are case-insensitive (RFC 6763 section 6.4).
+func modelValue(t string) (string, bool) {
+	k, v, ok := strings.Cut(t, "=")
+	if !ok || v == "" {
+		return "", false
+	}
+	if strings.EqualFold(k, "model") || strings.EqualFold(k, "rpmd") || strings.EqualFold(k, "am") {
+		return v, true
+	}
+	return "", false
+}
+
+// stripPort removes a ":port" from an HTTP Host value ("[v6]:port" too).
+func stripPort(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+		return h[:i]
+	}
+	return h
+}
