@@ -133,7 +133,11 @@ func TestInitialSecretsRFC(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := lookupVersion(tc.version)
-			client, server, err := deriveSecrets(v, unhex(t, rfcDCID))
+			client, err := initialSecret(v, unhex(t, rfcDCID), "client in")
+			if err != nil {
+				t.Fatal(err)
+			}
+			server, err := initialSecret(v, unhex(t, rfcDCID), "server in")
 			if err != nil {
 				t.Fatal(err)
 			}

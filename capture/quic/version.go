@@ -79,19 +79,14 @@ func hkdfExpandLabel(secret []byte, label string, length int) ([]byte, error) {
 	return hkdf.Expand(sha256.New, secret, string(b), length)
 }
 
-// deriveSecrets returns the client and server Initial secrets for dcid.
-func deriveSecrets(v *versionInfo, dcid []byte) (client, server []byte, err error) {
+// initialSecret returns the Initial secret of label ("client in" or
+// "server in") for dcid.
+func initialSecret(v *versionInfo, dcid []byte, label string) ([]byte, error) {
 	initial, err := hkdf.Extract(sha256.New, dcid, v.salt)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if client, err = hkdfExpandLabel(initial, "client in", sha256.Size); err != nil {
-		return nil, nil, err
-	}
-	if server, err = hkdfExpandLabel(initial, "server in", sha256.Size); err != nil {
-		return nil, nil, err
-	}
-	return client, server, nil
+	return hkdfExpandLabel(initial, label, sha256.Size)
 }
 
 // keysFromSecret derives key, IV and header-protection key from a secret.
@@ -123,7 +118,7 @@ func keysFromSecret(v *versionInfo, secret []byte) (k initialKeys, key, hp []byt
 // clientKeys derives the keys protecting the client's Initial packets of the
 // connection whose client-chosen Destination Connection ID is dcid.
 func clientKeys(v *versionInfo, dcid []byte) (initialKeys, error) {
-	client, _, err := deriveSecrets(v, dcid)
+	client, err := initialSecret(v, dcid, "client in")
 	if err != nil {
 		return initialKeys{}, err
 	}
