@@ -596,3 +596,6 @@ func (e *Engine) endFlow(i int32, reason string) {
 	e.emitFlow(f, reason)
 	e.flows.remove(i)
 }
+
+// Now is the capture time of the last packet processed.
+func (e *Engine) Now() time.Time { return e.now }
