@@ -11,6 +11,17 @@
 // idle expiry. It never decrypts anything but Initials, whose keys are public
 // by design.
 //
+// Server Initials are told apart without decrypting them: an Initial whose
+// DCID is a tracked client's SCID, whose DCID is shorter than 8 bytes, or
+// that is coalesced with a Handshake packet of a connection not tracked, is
+// not tried as a client's; callers that know the UDP ports pass
+// DirectionFromPorts (443 or 8443 to an ephemeral port is the server).
+// A client's later Initials, sent to the server's chosen CID, are matched
+// by the client's SCID and opened with the original keys; an Initial with a
+// token and a new DCID is first tried as the connection that follows a
+// Retry. Known connections cost no allocation per packet; a new one costs
+// the key derivation (HKDF, AES and GCM setup), once.
+//
 // It imports only the standard library (crypto/aes, crypto/cipher,
 // crypto/hkdf, crypto/sha256) and the observation types of capture/observe.
 // A Tracker is not safe for concurrent use: run one per worker.
@@ -33,7 +44,13 @@
 //   - ErrNotFirstFlight: an Initial of an unknown connection coalesced with a
 //     Handshake packet: the server's first flight or the client's second,
 //     neither decryptable with keys derived from its DCID.
-//   - ErrDecrypt: header protection or AEAD authentication failed.
+//   - ErrDCIDMismatch: a coalesced packet whose DCID differs from the
+//     first packet's; ignored as RFC 9000 §12.2 advises.
+//   - ErrDecrypt: header protection or AEAD authentication failed. A
+//     failed first packet leaves no state behind.
+//   - ErrAfterComplete: an Initial of a connection whose ClientHello was
+//     already delivered or abandoned; a cheap no-op, nothing is decrypted.
+//   - ErrConnectionClose: the client closed the connection in an Initial.
 //   - ErrUnexpectedFrame: a frame type an Initial may not carry; the rest of
 //     that packet is ignored.
 //   - ErrTooLarge: the CRYPTO stream exceeds MaxClientHello.

@@ -77,7 +77,7 @@ func FuzzReassembly(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0, 0, 1})
 	f.Add([]byte{3, 0, 64, 0, 0, 48, 4, 0, 64})
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		stream := make([]byte, MaxClientHello+1024)
+		stream := make([]byte, MaxClientHello+512+255*4)
 		for i := range stream {
 			stream[i] = byte(i * 31)
 		}

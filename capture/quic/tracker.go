@@ -146,7 +146,9 @@ func (t *Tracker) Datagram(now time.Time, payload []byte) (Result, bool, error) 
 
 // DatagramFrom is Datagram with a hint of who sent the datagram (see
 // DirectionFromPorts). DirectionServer makes Initials of unknown connections
-// count as server Initials instead of being tried as a client's.
+// count as server Initials instead of being tried as a client's;
+// DirectionClient and DirectionUnknown leave the decision to the
+// connection-ID rules.
 func (t *Tracker) DatagramFrom(now time.Time, dir Direction, payload []byte) (Result, bool, error) {
 	t.stats.Datagrams++
 	if len(payload) == 0 {
