@@ -281,7 +281,7 @@ func TestModel(t *testing.T) {
 		{"iMac17,1", "iMac (Retina 5K, 27-inch, Late 2015)", PlatformAppleMacOS},
 		{"Mac14,2", "MacBook Air (M2, 2022)", PlatformAppleMacOS},
 		{"AudioAccessory5,1", "HomePod mini", PlatformApple},
-		{"iPhone99,1", "iPhone", PlatformAppleIOS},           // family fallback
+		{"iPhone99,1", "iPhone", PlatformAppleIOS},            // family fallback
 		{"MacBookPro99,9", "MacBook Pro", PlatformAppleMacOS}, // longest family wins over Mac*
 		{"Mac99,1", "Mac", PlatformAppleMacOS},
 		{"Watch9,9", "Apple Watch", PlatformApple},
