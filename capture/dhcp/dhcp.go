@@ -73,6 +73,7 @@ func ParseV4(b []byte) (*observe.DHCP, error) {
 	} else {
 		d.Oddities = append(d.Oddities, "non-ethernet-chaddr")
 	}
+	d.OptionOrder = make([]uint16, 0, countV4Options(b[v4OffOpts:]))
 	var seen [256]bool
 	var msgType int
 	hostnameFromFQDN := ""
@@ -144,6 +145,27 @@ func finishV4(d *observe.DHCP, b []byte, msgType int, hostnameFromFQDN string) {
 	if msgType == 2 || msgType == 5 { // offer, ack
 		d.AssignedIP = netip.AddrFrom4([4]byte(b[v4OffYiaddr : v4OffYiaddr+4]))
 	}
+}
+
+// countV4Options counts the options before END, to size OptionOrder in
+// one allocation. It stops where the main loop would fail.
+func countV4Options(opts []byte) int {
+	n := 0
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0:
+			i++
+			continue
+		case 255:
+			return n
+		}
+		if i+1 >= len(opts) {
+			return n
+		}
+		n++
+		i += 2 + int(opts[i+1])
+	}
+	return n
 }
 
 // v4Option stores one option; it reports false when the length is wrong

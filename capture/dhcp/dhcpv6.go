@@ -39,6 +39,41 @@ func ParseV6(b []byte) (*observe.DHCP, error) {
 	return d, parseV6(d, b, 0, 0)
 }
 
+// options6 iterates over a run of DHCPv6 options (code, length, value).
+// base is the offset of the run in the outermost message, for errors.
+type options6 struct {
+	b    []byte
+	base int
+	off  int
+	err  error
+}
+
+// next returns the next option and its offset in the outermost message;
+// ok is false at the end of the run or on error (then o.err is set).
+func (o *options6) next() (code uint16, at int, v []byte, ok bool) {
+	if o.off >= len(o.b) || o.err != nil {
+		return 0, 0, nil, false
+	}
+	at = o.base + o.off
+	if o.off+4 > len(o.b) {
+		if o.off+2 <= len(o.b) {
+			code = be16(o.b[o.off:])
+		}
+		o.err = &OptionError{V6: true, Code: code, Offset: at, Reason: "option header cut short"}
+		return 0, 0, nil, false
+	}
+	code = be16(o.b[o.off:])
+	l := int(be16(o.b[o.off+2:]))
+	if o.off+4+l > len(o.b) {
+		o.err = &OptionError{V6: true, Code: code, Offset: at,
+			Reason: "length " + strconv.Itoa(l) + " runs past the end of the message"}
+		return 0, 0, nil, false
+	}
+	v = o.b[o.off+4 : o.off+4+l]
+	o.off += 4 + l
+	return code, at, v, true
+}
+
 // parseV6 decodes b, whose first byte is at offset base of the outermost
 // message (for error offsets).
 func parseV6(d *observe.DHCP, b []byte, base, depth int) error {
@@ -50,124 +85,124 @@ func parseV6(d *observe.DHCP, b []byte, base, depth int) error {
 		return ErrNotDHCP
 	}
 	if t == v6RelayForw || t == v6RelayRepl {
-		if len(b) < v6RelayHdr {
-			return ErrTruncated
-		}
-		if depth >= v6MaxRelayDepth {
-			return &OptionError{V6: true, Code: opt6RelayMsg, Offset: base, Reason: "relay nesting too deep"}
-		}
-		if depth == 0 {
-			d.Oddities = append(d.Oddities, "relayed")
-		}
-		var inner []byte
-		innerOff := 0
-		err := walkV6(b[v6RelayHdr:], base+v6RelayHdr, func(code uint16, off int, v []byte) error {
-			if code == opt6RelayMsg && inner == nil {
-				inner, innerOff = v, off+4
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if inner == nil {
-			d.MessageType = typeName(v6Types[:], t)
-			d.Oddities = append(d.Oddities, "relay-without-message")
-			return nil
-		}
-		return parseV6(d, inner, innerOff, depth+1)
+		return parseRelay(d, b, base, depth)
 	}
 	d.MessageType = typeName(v6Types[:], t)
 	server := t == 2 || t == 7 // advertise, reply
-	var seen map[uint16]bool
-	return walkV6(b[4:], base+4, func(code uint16, off int, v []byte) error {
-		for _, c := range d.OptionOrder {
-			if c == code {
-				if seen == nil {
-					seen = map[uint16]bool{}
-				}
-				if !seen[code] {
-					seen[code] = true
-					d.Oddities = append(d.Oddities, "duplicate-option-"+strconv.Itoa(int(code)))
-				}
-				return nil
-			}
+
+	// Count first so OptionOrder is one allocation.
+	n := 0
+	it := options6{b: b[4:], base: base + 4}
+	for _, _, _, ok := it.next(); ok; _, _, _, ok = it.next() {
+		n++
+	}
+	d.OptionOrder = make([]uint16, 0, n)
+
+	it = options6{b: b[4:], base: base + 4}
+	for {
+		code, at, v, ok := it.next()
+		if !ok {
+			return it.err
+		}
+		if dup(d.OptionOrder, code) {
+			d.Oddities = append(d.Oddities, "duplicate-option-"+strconv.Itoa(int(code)))
+			continue
 		}
 		d.OptionOrder = append(d.OptionOrder, code)
-		ok := true
-		switch code {
-		case opt6ClientID:
-			d.ClientID = append([]byte(nil), v...)
-			d.ClientMAC, _ = duidMAC(v)
-		case opt6ORO:
-			if len(v)%2 != 0 {
-				ok = false
-				break
-			}
-			d.ParamList16 = make([]uint16, 0, len(v)/2)
-			for i := 0; i+1 < len(v); i += 2 {
-				d.ParamList16 = append(d.ParamList16, be16(v[i:]))
-			}
-		case opt6FQDN: // flags, then the name in DNS wire format
-			if len(v) < 1 {
-				ok = false
-				break
-			}
-			d.Hostname, ok = fqdnName(v[1:], true)
-		case opt6VendorClass: // enterprise number, then length-prefixed data items
-			d.VendorClass, ok = vendorClass6(v)
-		case opt6IANA: // IAID, T1, T2, then IA options
-			if len(v) < 12 {
-				ok = false
-				break
-			}
-			// A bad IA sub-option spoils the IA, not the message.
-			err := walkV6(v[12:], off+4+12, func(c uint16, _ int, a []byte) error {
-				if c != opt6IAAddr || len(a) < 24 {
-					return nil
-				}
-				addr := netip.AddrFrom16([16]byte(a[:16]))
-				if server {
-					if !d.AssignedIP.IsValid() {
-						d.AssignedIP = addr
-						d.LeaseTime = be32(a[20:24]) // valid lifetime
-					}
-				} else if !d.RequestedIP.IsValid() {
-					d.RequestedIP = addr
-				}
-				return nil
-			})
-			ok = err == nil
-		}
-		if !ok {
+		if !v6Option(d, code, at, v, server) {
 			d.Oddities = append(d.Oddities, "bad-length-option-"+strconv.Itoa(int(code)))
 		}
-		return nil
-	})
+	}
 }
 
-// walkV6 calls fn for each option (code, offset of the option header
-// relative to the outermost message, value) in order.
-func walkV6(b []byte, base int, fn func(code uint16, off int, v []byte) error) error {
-	for off := 0; off < len(b); {
-		if off+4 > len(b) {
-			code := uint16(0)
-			if off+2 <= len(b) {
-				code = be16(b[off:])
-			}
-			return &OptionError{V6: true, Code: code, Offset: base + off, Reason: "option header cut short"}
+func dup(order []uint16, code uint16) bool {
+	for _, c := range order {
+		if c == code {
+			return true
 		}
-		code := be16(b[off:])
-		l := int(be16(b[off+2:]))
-		if off+4+l > len(b) {
-			return &OptionError{V6: true, Code: code, Offset: base + off,
-				Reason: "length " + strconv.Itoa(l) + " runs past the end of the message"}
-		}
-		if err := fn(code, base+off, b[off+4:off+4+l]); err != nil {
-			return err
-		}
-		off += 4 + l
 	}
+	return false
+}
+
+// v6Option stores one option; it reports false when the value does not
+// have the option's shape (the option is then ignored).
+func v6Option(d *observe.DHCP, code uint16, at int, v []byte, server bool) bool {
+	switch code {
+	case opt6ClientID:
+		d.ClientID = append([]byte(nil), v...)
+		d.ClientMAC, _ = duidMAC(v)
+	case opt6ORO:
+		if len(v)%2 != 0 {
+			return false
+		}
+		d.ParamList16 = make([]uint16, 0, len(v)/2)
+		for i := 0; i+1 < len(v); i += 2 {
+			d.ParamList16 = append(d.ParamList16, be16(v[i:]))
+		}
+	case opt6FQDN: // flags, then the name in DNS wire format
+		if len(v) < 1 {
+			return false
+		}
+		var ok bool
+		d.Hostname, ok = fqdnName(v[1:], true)
+		return ok
+	case opt6VendorClass: // enterprise number, then length-prefixed data items
+		var ok bool
+		d.VendorClass, ok = vendorClass6(v)
+		return ok
+	case opt6IANA: // IAID, T1, T2, then IA options; a bad one spoils the IA only
+		if len(v) < 12 {
+			return false
+		}
+		it := options6{b: v[12:], base: at + 4 + 12}
+		for {
+			c, _, a, ok := it.next()
+			if !ok {
+				return it.err == nil
+			}
+			if c != opt6IAAddr || len(a) < 24 {
+				continue
+			}
+			addr := netip.AddrFrom16([16]byte(a[:16]))
+			if server {
+				if !d.AssignedIP.IsValid() {
+					d.AssignedIP = addr
+					d.LeaseTime = be32(a[20:24]) // valid lifetime
+				}
+			} else if !d.RequestedIP.IsValid() {
+				d.RequestedIP = addr
+			}
+		}
+	}
+	return true
+}
+
+// parseRelay finds the relayed message (option 9) and decodes it.
+func parseRelay(d *observe.DHCP, b []byte, base, depth int) error {
+	if len(b) < v6RelayHdr {
+		return ErrTruncated
+	}
+	if depth >= v6MaxRelayDepth {
+		return &OptionError{V6: true, Code: opt6RelayMsg, Offset: base, Reason: "relay nesting too deep"}
+	}
+	if depth == 0 {
+		d.Oddities = append(d.Oddities, "relayed")
+	}
+	it := options6{b: b[v6RelayHdr:], base: base + v6RelayHdr}
+	for {
+		code, at, v, ok := it.next()
+		if !ok {
+			break
+		}
+		if code == opt6RelayMsg {
+			return parseV6(d, v, at+4, depth+1)
+		}
+	}
+	if it.err != nil {
+		return it.err
+	}
+	d.MessageType = typeName(v6Types[:], int(b[0]))
+	d.Oddities = append(d.Oddities, "relay-without-message")
 	return nil
 }
 
