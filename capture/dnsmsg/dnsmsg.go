@@ -133,7 +133,10 @@ func (p *Parser) records(dst []observe.DNSRecord, rrs []dns.RR) []observe.DNSRec
 			r.Addr = addr(v.AAAA)
 			r.Data = r.Addr.String()
 		case *dns.TXT:
-			r.TXT = append([]string(nil), v.Txt...)
+			r.TXT = make([]string, len(v.Txt))
+			for i, t := range v.Txt {
+				r.TXT[i] = p.text(t)
+			}
 			r.Data = rdata(rr)
 		case *dns.PTR:
 			r.Data = p.name(v.Ptr)
@@ -201,22 +204,38 @@ func (p *Parser) name(s string) string {
 	if plain {
 		return s // the common case: already what we want, no copy
 	}
-	if u, ok := p.unescapeUTF8(s); ok {
+	if u, ok := p.unescapeUTF8(s, true); ok {
 		return u
 	}
 	return lowerASCII(s)
 }
 
-// unescapeUTF8 resolves miekg's escapes into the name's bytes, except the
-// ones that keep label structure readable (\. and \\), lower-casing ASCII.
-// It reports false when the result is not printable UTF-8, in which case
-// the escaped form is the honest one.
-func (p *Parser) unescapeUTF8(s string) (string, bool) {
+// text is a TXT character-string as orchard shows it: the raw bytes when
+// they are printable UTF-8 ("model=iMac17,1", "name=John’s iMac"), else
+// miekg's escaped form. Case is kept: TXT values are not names.
+func (p *Parser) text(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	if u, ok := p.unescapeUTF8(s, false); ok {
+		return u
+	}
+	return s
+}
+
+// unescapeUTF8 resolves miekg's escapes into the raw bytes. For names it
+// keeps the escapes that preserve label structure (\. and \\) and
+// lower-cases ASCII. It reports false when the result is not printable
+// UTF-8, in which case the escaped form is the honest one.
+func (p *Parser) unescapeUTF8(s string, name bool) (string, bool) {
 	b := p.buf[:0]
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '\\' {
-			b = append(b, lower(c))
+			if name {
+				c = lower(c)
+			}
+			b = append(b, c)
 			i++
 			continue
 		}
@@ -235,13 +254,16 @@ func (p *Parser) unescapeUTF8(s string) (string, bool) {
 			i += 2
 		}
 		switch {
-		case c == '.' || c == '\\':
+		case name && (c == '.' || c == '\\'):
 			b = append(b, '\\', c)
 		case c < 0x80:
 			if c < ' ' || c == 0x7f {
 				return "", false
 			}
-			b = append(b, lower(c))
+			if name {
+				c = lower(c)
+			}
+			b = append(b, c)
 		default:
 			b = append(b, c)
 		}

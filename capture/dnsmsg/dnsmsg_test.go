@@ -142,6 +142,21 @@ func TestNameEscapes(t *testing.T) {
 	}
 }
 
+func TestTXTStrings(t *testing.T) {
+	m := new(dns.Msg)
+	m.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: "x.local.", Rrtype: dns.TypeTXT, Class: 1},
+		Txt: []string{"name=John\\226\\128\\153s iMac", "q=\\\"x\\\"", "bin=\\255\\000", "Model=Mac14,2"}}}
+	var p Parser
+	got, err := p.Parse(pack(t, m), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"name=John’s iMac", `q="x"`, `bin=\255\000`, "Model=Mac14,2"}
+	if !slices.Equal(got.Answers[0].TXT, want) {
+		t.Errorf("txt %q, want %q", got.Answers[0].TXT, want)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	var p Parser
 	if m, err := p.Parse([]byte{1, 2, 3}, false); !errors.Is(err, ErrTruncated) || m != nil {

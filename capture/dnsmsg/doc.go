@@ -8,7 +8,10 @@
 // UTF-8 are kept as UTF-8 (mDNS instance names such as "John’s iMac"), any
 // other name keeps miekg/dns's escaping (\DDD for unprintable bytes, \. for a
 // dot inside a label). Record types are miekg's names ("HTTPS", "TYPE65534").
-// For mDNS the unicast-response bit of question classes is removed.
+// TXT strings follow the same rule (raw when printable UTF-8, miekg's
+// escapes otherwise) but keep their case. For mDNS the unicast-response
+// bit of question classes is removed; records carry no class here, so the
+// cache-flush bit never shows.
 //
 // Decoding is done by github.com/miekg/dns and nothing else: DNS is never
 // parsed by hand here. The package imports only miekg/dns, capture/observe
