@@ -177,3 +177,29 @@ func TestKnownConnectionDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per short-header packet", n)
 	}
 }
+
+// FuzzFrames reaches the frame walker directly with plaintext payloads, which
+// FuzzDatagram rarely gets past AEAD authentication to exercise.
+func FuzzFrames(f *testing.F) {
+	ch := fakeClientHello(300, 2)
+	f.Add(cat(cryptoFrame(100, ch[100:]), []byte{0x01, 0x00}, cryptoFrame(0, ch[:100])))
+	f.Add([]byte{0x03, 0x05, 0x00, 0x01, 0x02, 0x01, 0x00, 0x01, 0x02, 0x03, 0x06, 0x00, 0x04, 1, 0, 0, 0})
+	f.Add([]byte{0x02, 0x7f, 0xff, 0x00, 0x80, 0x00, 0x00, 0x10, 0x00})
+	f.Add([]byte{0x1c, 0x00})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		tr := NewTracker(1, time.Minute)
+		c := &tr.slots[0]
+		c.version, c.r = &infoV1, new(reassembly)
+		tr.plain = payload
+		res, done, _ := tr.frames(c)
+		if done {
+			n := len(res.ClientHello)
+			if n < 4 || res.ClientHello[0] != 1 || n != 4+(int(res.ClientHello[1])<<16|int(res.ClientHello[2])<<8|int(res.ClientHello[3])) {
+				t.Fatalf("bad ClientHello of %d bytes", n)
+			}
+			if c.r != nil || !c.finished {
+				t.Fatal("connection not finished after delivery")
+			}
+		}
+	})
+}
