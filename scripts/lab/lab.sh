@@ -23,6 +23,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Addresses. The LAN is private; the server net is TEST-NET-1 (RFC 5737).
 LAN_CIDR=10.99.0.0/24
 GW_LAN=10.99.0.1
+GW_MAC=02:0b:0a:00:00:01
 DHCP_FIRST=10.99.0.100
 DHCP_LAST=10.99.0.199
 SRV_CIDR=192.0.2.0/24
@@ -334,7 +335,8 @@ cmd_up() {
 		nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 		ip -n "$ns" link set lo up
 	done
-	ip -n "$NS_GW" link add br0 type bridge stp_state 0 forward_delay 0
+	# A fixed MAC so orchard-lab.yaml can name the gateway as infrastructure.
+	ip -n "$NS_GW" link add br0 address "$GW_MAC" type bridge stp_state 0 forward_delay 0
 	ip -n "$NS_GW" addr add "$GW_LAN/24" dev br0
 	ip -n "$NS_GW" link set br0 up
 	ip -n "$NS_GW" link add srv0 type veth peer name eth0 netns "$NS_SRV"
@@ -406,7 +408,7 @@ cmd_capture() {
 		# Let the last FIN/ACKs of the clients reach the bridge first.
 		sleep 0.3
 		kill -INT "$pid" 2>/dev/null || true
-		retry 100 0.1 bash -c "! kill -0 $pid 2>/dev/null" || {
+		retry 100 0.1 eval '! running "$pid"' || {
 			kill -KILL "$pid" 2>/dev/null || true
 			die "tcpdump did not exit on SIGINT"
 		}
@@ -458,10 +460,26 @@ cmd_traffic() {
 	log "traffic: all clients done; manifest $LAB_DIR/manifest.json"
 }
 
-# kill_pid PID: TERM, then KILL after 3s.
-kill_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	retry 30 0.1 bash -c "! kill -0 $1 2>/dev/null" || kill -KILL "$1" 2>/dev/null || true
+# running PID: the process exists and is not a zombie (a daemon whose parent,
+# an earlier lab.sh, has exited is reaped by init only later).
+running() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $st && $st != Z ]]
+}
+
+# kill_pids PID...: TERM all, then KILL whatever is left after 3s.
+kill_pids() {
+	(($# > 0)) || return 0
+	kill -TERM "$@" 2>/dev/null || true
+	local i pid alive
+	for ((i = 0; i < 30; i++)); do
+		alive=()
+		for pid in "$@"; do running "$pid" && alive+=("$pid"); done
+		((${#alive[@]} == 0)) && return 0
+		sleep 0.1
+	done
+	kill -KILL "${alive[@]}" 2>/dev/null || true
 }
 
 cmd_down() {
@@ -476,13 +494,17 @@ cmd_down() {
 	if [[ -f $STATE/postfix-started ]]; then
 		postfix -c "$STATE/postfix/conf" stop >>"$STATE/logs/postfix-cmd.log" 2>&1 || true
 	fi
-	local pid name ns
+	local pid name ns pids=() nss
 	if [[ -f $STATE/pids ]]; then
-		while read -r pid name; do kill_pid "$pid"; done <"$STATE/pids"
+		while read -r pid name; do pids+=("$pid"); done <"$STATE/pids"
 	fi
 	# Whatever is still running in the lab's namespaces was started by the lab.
-	for ns in $(ip netns list | awk '{print $1}' | grep -F -- "$PREFIX" || true); do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill_pid "$pid"; done
+	nss=$(ip netns list | awk '{print $1}' | grep -F -- "$PREFIX" || true)
+	for ns in $nss; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do pids+=("$pid"); done
+	done
+	kill_pids "${pids[@]}"
+	for ns in $nss; do
 		ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
 	done
 	mkdir -p "$LAB_DIR/logs"
@@ -498,8 +520,8 @@ cmd_sweep() {
 		owner=${ns#orl-}
 		owner=${owner%%-*}
 		if ! kill -0 "$owner" 2>/dev/null; then
-			local pid
-			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill_pid "$pid"; done
+			# shellcheck disable=SC2046
+			kill_pids $(ip netns pids "$ns" 2>/dev/null)
 			ip netns del "$ns" && log "swept $ns"
 		fi
 	done
