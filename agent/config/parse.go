@@ -96,12 +96,18 @@ func (p *parser) mapping(n *yaml.Node, path string, fn func(key string, v *yaml.
 		return
 	}
 	p.cfg.lines[path] = n.Line
+	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], deref(n.Content[i+1])
 		f := k.Value
 		if path != "" {
 			f = path + "." + k.Value
 		}
+		if first, dup := seen[k.Value]; dup {
+			p.fail(k, f, "key already defined at line %d", first)
+			continue
+		}
+		seen[k.Value] = k.Line
 		p.cfg.lines[f] = k.Line
 		if !fn(k.Value, v) {
 			p.fail(k, f, "unknown key")

@@ -119,27 +119,25 @@ type Apple struct {
 }
 
 // Within reports whether an Apple verdict and a mail access are at most the
-// window apart: the gap between the intervals [Since, LastApple] and
-// [FirstSeen, LastSeen], zero when they overlap.
-func (c *Correlator) Within(v Apple, acc *mail.Access) bool {
-	last := v.LastApple
-	if last.Before(v.Since) {
-		last = v.Since
+// window apart at now. Observations come in time order, so the event being
+// evaluated is the latest: for a new mail flow the gap is back to the latest
+// Apple evidence; for a verdict that just turned Apple, back to the latest
+// mail activity.
+func (c *Correlator) Within(now time.Time, v Apple, acc *mail.Access, newFlow bool) bool {
+	other := acc.LastSeen
+	if newFlow {
+		other = v.LastApple
+		if other.Before(v.Since) {
+			other = v.Since
+		}
 	}
-	gap := time.Duration(0)
-	if d := acc.FirstSeen.Sub(last); d > gap {
-		gap = d
-	}
-	if d := v.Since.Sub(acc.LastSeen); d > gap {
-		gap = d
-	}
-	return gap <= c.window
+	return now.Sub(other) <= c.window
 }
 
 // Evaluate decides on one host's access to one mail server at now. newFlow
 // says the call is for a new mail flow (suppressed ones are counted).
 func (c *Correlator) Evaluate(now time.Time, dev *Device, v Apple, acc *mail.Access, st *HostState, newFlow bool) (Outcome, *config.Allow) {
-	if !v.Apple || acc.Flows == 0 || !c.Within(v, acc) {
+	if !v.Apple || acc.Flows == 0 || !c.Within(now, v, acc, newFlow) {
 		return None, nil
 	}
 	as := st.get(acc.Server)

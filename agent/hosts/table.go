@@ -371,13 +371,21 @@ func (t *Table[T]) KeyFor(mac observe.MAC, ip netip.Addr, at time.Time) (Key, bo
 	if usable(mac) && !t.Infrastructure(mac) {
 		return t.canonical(mac), true
 	}
-	if ip.IsValid() && !ip.IsUnspecified() && !ip.IsMulticast() {
+	if hostAddr(ip) {
 		if m, ok := t.OwnerAt(ip, at); ok && !t.Infrastructure(m) {
 			return t.canonical(m), true
 		}
 		return Key{IP: ip.Unmap()}, true
 	}
 	return Key{}, false
+}
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// hostAddr reports whether ip can name a host: not unset, unspecified,
+// multicast or the limited broadcast address.
+func hostAddr(ip netip.Addr) bool {
+	return ip.IsValid() && !ip.IsUnspecified() && !ip.IsMulticast() && ip.Unmap() != limitedBroadcast
 }
 
 func (t *Table[T]) canonical(m observe.MAC) Key {
@@ -426,7 +434,7 @@ func (t *Table[T]) resolveKey(k Key, at time.Time) *Host[T] {
 }
 
 func noteAddr[T any](h *Host[T], a netip.Addr, at time.Time) {
-	if a.IsUnspecified() || a.IsMulticast() {
+	if !hostAddr(a) {
 		return
 	}
 	for i := range h.IPs {

@@ -117,13 +117,17 @@ func appleLLR(e *signatures.Evidence) float64 {
 	return -e.Weight
 }
 
-// detailKey hashes a detail without the "dns query "/"dns response " prefix,
-// so the answer to a question is not a second distinct sighting.
+// namePrefixes are how the matcher says where a name was seen; one name
+// seen in a DNS query, its answer and a TLS SNI is one sighting, not three.
+var namePrefixes = [...]string{"dns query ", "dns response ", "tls sni ", "quic sni ", "http host "}
+
+// detailKey hashes a detail without its name prefix.
 func detailKey(d string) uint64 {
-	if r, ok := strings.CutPrefix(d, "dns query "); ok {
-		d = r
-	} else if r, ok := strings.CutPrefix(d, "dns response "); ok {
-		d = r
+	for _, p := range namePrefixes {
+		if r, ok := strings.CutPrefix(d, p); ok {
+			d = r
+			break
+		}
 	}
 	// FNV-1a: cheap, no allocation.
 	h := uint64(14695981039346656037)
