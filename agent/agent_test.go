@@ -138,7 +138,7 @@ type collector struct {
 	mail     []*agent.MailEvent
 }
 
-func (c *collector) Finding(f *correlate.Finding) { c.findings = append(c.findings, f) }
+func (c *collector) Finding(f *correlate.Finding)  { c.findings = append(c.findings, f) }
 func (c *collector) MailAccess(e *agent.MailEvent) { c.mail = append(c.mail, e) }
 
 func run(t *testing.T, cfgText string, s *seq) (*agent.Agent, *collector) {
