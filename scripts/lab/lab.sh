@@ -99,10 +99,7 @@ listening() { # listening NS tcp|udp PORT
 }
 
 wait_listen() { # wait_listen NS PROTO PORT WHAT
-	retry 100 0.1 listening "$1" "$2" "$3" || {
-		print_logs
-		die "$4 not listening on $2/$3 in $1 after 10s"
-	}
+	retry 100 0.1 listening "$1" "$2" "$3" || die "$4 not listening on $2/$3 in $1 after 10s"
 }
 
 # start_daemon NAME NS CMD...: start CMD in NS in its own session, output to
@@ -268,10 +265,7 @@ start_postfix() {
 	EOF
 	# check creates the queue directories with their owners.
 	postfix -c "$d/conf" check >>"$STATE/logs/postfix-cmd.log" 2>&1 || true
-	nsx "$NS_SRV" postfix -c "$d/conf" start >>"$STATE/logs/postfix-cmd.log" 2>&1 || {
-		print_logs
-		die "postfix start failed"
-	}
+	nsx "$NS_SRV" postfix -c "$d/conf" start >>"$STATE/logs/postfix-cmd.log" 2>&1 || die "postfix start failed"
 	echo "postfix" >"$STATE/postfix-started"
 }
 
@@ -541,6 +535,7 @@ cmd_exec() {
 
 cmd_all() {
 	LAB_DIR=$(realpath -m "$1")
+	[[ -f $LAB_DIR/lab.env ]] && die "$LAB_DIR already holds a lab (run down first)"
 	trap 'rc=$?; cmd_down "$LAB_DIR" || true; exit $rc' EXIT
 	trap 'exit 130' INT TERM
 	cmd_up "$LAB_DIR"

@@ -7,7 +7,6 @@ set -euo pipefail
 # package -> a file it installs (what we test for)
 declare -A want=(
 	[dovecot-imapd]=/usr/sbin/dovecot
-	[dovecot-submissiond]=/usr/lib/dovecot/submission
 	[postfix]=/usr/sbin/postfix
 	[dnsmasq-base]=/usr/sbin/dnsmasq
 	[tcpdump]=/usr/bin/tcpdump
