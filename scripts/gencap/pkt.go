@@ -131,8 +131,14 @@ func appendEth(b []byte, dst, src MAC, etherType uint16) []byte {
 // fills the IP and transport checksums. csumOff is the offset of the
 // checksum field inside l4 (TCP 16, UDP 6, ICMPv6 2).
 func appendFrame(b []byte, dstMAC, srcMAC MAC, ip ipHdr, proto uint8, l4 []byte, payload []byte, csumOff int) []byte {
+	return appendFrameSum(b, dstMAC, srcMAC, ip, proto, l4, payload, csumAddFast(0, payload), csumOff)
+}
+
+// appendFrameSum is appendFrame with the payload's (unfolded) checksum sum
+// supplied by the caller; payload must then start at an even offset of the
+// transport segment, which holds because headers have even length.
+func appendFrameSum(b []byte, dstMAC, srcMAC MAC, ip ipHdr, proto uint8, l4 []byte, payload []byte, psum uint32, csumOff int) []byte {
 	l4len := len(l4) + len(payload)
-	start := len(b)
 	if ip.src.Is4() {
 		b = appendEth(b, dstMAC, srcMAC, 0x0800)
 		h := len(b)
@@ -163,13 +169,11 @@ func appendFrame(b []byte, dstMAC, srcMAC MAC, ip ipHdr, proto uint8, l4 []byte,
 	b = append(b, payload...)
 	sum := pseudoSum(ip.src, ip.dst, proto, l4len)
 	sum = csumAdd(sum, b[l4start:l4start+len(l4)])
-	sum = csumAddFast(sum, payload)
-	c := csumFold(sum)
+	c := csumFold(sum + psum&0xffff + psum>>16)
 	if c == 0 && proto == protoUDP {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(b[l4start+csumOff:], c)
-	_ = start
 	return b
 }
 
