@@ -48,6 +48,7 @@ type Item struct {
 	signatures.Evidence
 	Count int
 	Last  time.Time
+	key   uint64 // detailKey(Detail)
 }
 
 // maxDetails bounds the distinct details tracked per signature; beyond it a
@@ -249,7 +250,7 @@ func (a *Accumulator) sum(p *Params) float64 {
 func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
 	for i := range a.items {
 		it := &a.items[i]
-		if it.SignatureID == e.SignatureID && detailKey(it.Detail) == dk {
+		if it.key == dk && it.SignatureID == e.SignatureID {
 			it.Count++
 			if e.Time.After(it.Last) {
 				it.Last = e.Time
@@ -261,7 +262,7 @@ func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
 	if max <= 0 {
 		max = 32
 	}
-	it := Item{Evidence: *e, Count: 1, Last: e.Time}
+	it := Item{Evidence: *e, Count: 1, Last: e.Time, key: dk}
 	if len(a.items) < max {
 		a.items = append(a.items, it)
 		return
