@@ -306,14 +306,9 @@ func parseSnap(b []byte) []snapEntry {
 
 // knownJA4Deviation lists reference values this package deliberately does
 // not reproduce, with the value it produces instead.
-var knownJA4Deviation = map[string]struct{ want, reason string }{
-	// First ALPN value is 0xba 0xad. The Rust tool (and Python) at the
-	// corpus commit replace non-ASCII characters with '9'; the JA4 spec
-	// (technical_details/JA4.md, "ALPN Extension Value") says the first
-	// hex digit of the first byte and the last of the last byte: "bd". The
-	// spec author confirmed the spec is the correct method (FoxIO-LLC/ja4#178).
-	"t13d151699_8daaf6152771_e5627efa2ab1": {"t13d1516bd_8daaf6152771_e5627efa2ab1", "non-ASCII ALPN: spec hex rule, not the Rust tool's '9' (FoxIO-LLC/ja4#178)"},
-}
+// It is empty: orchard reproduces FoxIO's reference outputs exactly (for a
+// non-ASCII ALPN byte that means the tools' '9', see appendALPNChars).
+var knownJA4Deviation = map[string]struct{ want, reason string }{}
 
 func TestConformanceJA4Rust(t *testing.T) {
 	dir := testdataDir(t)
@@ -429,8 +424,6 @@ func TestConformanceJA4RawPython(t *testing.T) {
 				t.Errorf("%s %s: no ClientHello found, want JA4_r %s", filepath.Base(file), key, raw)
 			case got.ja4r == raw:
 				matched++
-			case raw[8:10] == "99" && got.ja4r[8:10] != "99" && got.ja4r[:8] == raw[:8] && got.ja4r[10:] == raw[10:]:
-				matched++ // the non-ASCII ALPN deviation, see knownJA4Deviation
 			default:
 				t.Errorf("%s %s: JA4_r\n got %s\nwant %s", filepath.Base(file), key, got.ja4r, raw)
 			}

@@ -225,21 +225,34 @@ func appendCount(dst []byte, list []uint16) []byte {
 }
 
 // appendALPNChars appends the JA4 ALPN characters: the first and last
-// character of the first ALPN value, "00" without one, and, when either end
-// is not an ASCII letter or digit, the first hex digit of the first byte and
-// the last hex digit of the last byte (FoxIO JA4 spec; see FoxIO-LLC/ja4#178
-// for why this differs from the Rust tool's '9' substitution).
+// character of the first ALPN value, "00" without one. A byte outside ASCII
+// becomes '9', as FoxIO's reference tools (Rust, Python, Wireshark) compute
+// it; other non-alphanumeric ASCII ends use the spec's hex rule (first hex
+// digit of the first byte, last hex digit of the last byte). The spec text
+// prefers the hex rule for non-ASCII too (FoxIO-LLC/ja4#178), but every
+// published reference output and fingerprint database uses '9', and orchard
+// must agree with the fingerprints users compare against.
 func (h *ClientHello) appendALPNChars(dst []byte) []byte {
 	if len(h.ALPN) == 0 || len(h.ALPN[0]) == 0 {
 		return append(dst, '0', '0')
 	}
 	a := h.ALPN[0]
 	first, last := a[0], a[len(a)-1]
+	if first >= 0x80 || last >= 0x80 {
+		return append(dst, alpnChar(first), alpnChar(last))
+	}
 	if isAlnum(first) && isAlnum(last) {
 		return append(dst, first, last)
 	}
 	const digits = "0123456789abcdef"
 	return append(dst, digits[first>>4], digits[last&0x0f])
+}
+
+func alpnChar(c byte) byte {
+	if c >= 0x80 {
+		return '9'
+	}
+	return c
 }
 
 func isAlnum(c byte) bool {
