@@ -9,7 +9,7 @@ import (
 
 // decoder decodes one packet in place with gopacket's DecodingLayerParser:
 // preallocated layers, decoded[:0] reused, no allocation per packet.
-// Tunnels (GRE, ERSPAN II, VXLAN, Geneve) are followed; since each layer type
+// Tunnels (GRE, ERSPAN II, VXLAN, Geneve, GTP-U) are followed; since each layer type
 // has one instance, the innermost IP and transport headers win, which is
 // what a sensor behind a mirror port wants.
 type decoder struct {
@@ -31,6 +31,7 @@ type decoder struct {
 	erspan layers.ERSPANII
 	vxlan  layers.VXLAN
 	geneve layers.Geneve
+	gtp    layers.GTPv1U
 
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	types   []gopacket.LayerType
@@ -46,7 +47,7 @@ type decoder struct {
 func newDecoder() *decoder {
 	d := &decoder{parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser), types: make([]gopacket.LayerType, 0, 16)}
 	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6ext,
-		&d.tcp, &d.udp, &d.arp, &d.icmp6, &d.ns, &d.na, &d.gre, &d.erspan, &d.vxlan, &d.geneve}
+		&d.tcp, &d.udp, &d.arp, &d.icmp6, &d.ns, &d.na, &d.gre, &d.erspan, &d.vxlan, &d.geneve, &d.gtp}
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
 		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
 		p := gopacket.NewDecodingLayerParser(first, all...)

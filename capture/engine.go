@@ -76,6 +76,8 @@ type Engine struct {
 	hello tlshello.ClientHello
 	hsBuf []byte
 	stats Stats
+	// defrag is made on the first IP fragment.
+	defrag *defragmenter
 
 	source string
 	pkt    uint64
@@ -173,8 +175,10 @@ func (e *Engine) Packet(data []byte, info PacketInfo, lt layers.LinkType) {
 		return
 	}
 	if d.fragment {
-		e.stats.Skipped[ReasonFragment]++
-		return
+		e.stats.Skipped[ReasonFragment]++ // counted per fragment, reassembled below
+		if !e.defragment() {
+			return
+		}
 	}
 	switch {
 	case d.has.tcp:
@@ -331,7 +335,11 @@ func (e *Engine) tcpPacket() {
 		}
 	}
 	if len(t.Payload) > 0 && f.state == inspectPending {
-		e.inspectTCP(f, dr, t.Seq, t.Payload)
+		seq := t.Seq
+		if t.SYN {
+			seq++ // TCP Fast Open: SYN data starts after the SYN's sequence number
+		}
+		e.inspectTCP(f, dr, seq, t.Payload)
 	}
 	if t.RST {
 		f.rst = true
@@ -390,7 +398,11 @@ func (e *Engine) dnsMessage(b []byte, mdns bool, tr observe.Transport, sport, dp
 	m, err := e.dns.Parse(b, mdns)
 	if err != nil {
 		e.skip(ReasonMalformedDNS, "%v", err)
-		return
+		// What was decoded before the fault (the question, usually)
+		// is still evidence.
+		if m == nil || len(m.Questions) == 0 {
+			return
+		}
 	}
 	kind := observe.KindDNS
 	if mdns {

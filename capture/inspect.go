@@ -133,7 +133,9 @@ func sniff(b []byte) streamMode {
 		if looksLikeSOCKS(b) {
 			return modeSOCKS
 		}
-	case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+	case c > ' ' && c < 0x7f:
+		// Printable: an HTTP method, or a mail command (IMAP tags may
+		// be any atom characters, ". CAPABILITY" included).
 		if looksLikeHTTP(b) {
 			return modeHTTP
 		}
@@ -219,6 +221,8 @@ func mailCommand(b []byte) string {
 		return mailSMTP
 	case "CAPA", "STLS", "USER", "APOP", "UIDL", "STAT":
 		return mailPOP3
+	case "FEAT", "SYST", "PBSZ", "PROT", "OPTS":
+		return "ftp"
 	}
 	// IMAP: "tag COMMAND ..."
 	if len(word) > 0 && len(word) <= 32 && isAtom(word) {
@@ -293,6 +297,15 @@ func (e *Engine) mailPrologue(f *flow, data []byte) verdict {
 			cmd = upper(c, 16)
 		}
 		switch string(cmd) {
+		case "AUTH":
+			// FTP's AUTH TLS / AUTH SSL (RFC 4217); SMTP's AUTH takes
+			// a SASL mechanism instead.
+			arg, _, _ := bytes.Cut(rest, []byte(" "))
+			if a := string(upper(arg, 8)); a == "TLS" || a == "SSL" || a == "TLS-C" {
+				f.setTLSOff(pos, "ftp-auth-tls")
+				f.stream[toServer].scanOff = pos
+				return e.tlsHello(f, data)
+			}
 		case "STARTTLS":
 			f.setTLSOff(pos, proto+"-starttls")
 			f.stream[toServer].scanOff = pos
