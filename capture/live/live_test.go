@@ -166,7 +166,7 @@ func TestEBPFBulkHeavy(t *testing.T) {
 	livetest.RequireRoot(t)
 	livetest.RequireTool(t, "tcpreplay")
 	file := filepath.Join(t.TempDir(), "bulk.pcap")
-	mix, err := livetest.BulkHeavy(file, 8000, 20, 11)
+	mix, err := livetest.BulkHeavy(file, 8000, 30, 11)
 	if err != nil {
 		t.Fatal(err)
 	}
