@@ -122,11 +122,23 @@ type Hosts struct {
 type Capture struct {
 	Interfaces []string
 	Mode       string // "auto", "ebpf" or "afpacket"
+	// Workers is the AF_PACKET sockets (and engines) per interface; 0 means
+	// one per CPU.
+	Workers int
+	// RingSize is the AF_PACKET ring per worker in bytes (default 32 MiB).
+	RingSize int64
+	// BPFRingSize is the eBPF ring buffer in bytes, a power of two
+	// (default 8 MiB).
+	BPFRingSize int64
 }
 
 // Outputs says where alerts go.
 type Outputs struct {
 	File string
+	// MaxSize rotates File when it would grow past this many bytes
+	// (default 100 MiB); Keep rotated files are kept (default 5).
+	MaxSize int64
+	Keep    int
 }
 
 // Metrics is the Prometheus listener.
@@ -146,6 +158,10 @@ const (
 	DefaultIdle            = 24 * time.Hour
 	DefaultRouterAddresses = 5
 	DefaultMode            = "auto"
+	DefaultRingSize        = 32 << 20
+	DefaultBPFRingSize     = 8 << 20
+	DefaultMaxSize         = 100 << 20
+	DefaultKeep            = 5
 )
 
 // ErrEmpty is returned for a document with no content.
@@ -231,6 +247,18 @@ func (c *Config) applyDefaults() {
 	if c.Capture.Mode == "" {
 		c.Capture.Mode = DefaultMode
 	}
+	if c.Capture.RingSize == 0 {
+		c.Capture.RingSize = DefaultRingSize
+	}
+	if c.Capture.BPFRingSize == 0 {
+		c.Capture.BPFRingSize = DefaultBPFRingSize
+	}
+	if c.Outputs.MaxSize == 0 {
+		c.Outputs.MaxSize = DefaultMaxSize
+	}
+	if c.Outputs.Keep == 0 {
+		c.Outputs.Keep = DefaultKeep
+	}
 }
 
 // Validate checks a config (parsed or hand-built), fills defaults and
@@ -277,6 +305,21 @@ func (c *Config) Validate() error {
 	case "auto", "ebpf", "afpacket":
 	default:
 		add(0, "capture.mode", "must be auto, ebpf or afpacket, got %q", c.Capture.Mode)
+	}
+	if c.Capture.Workers < 0 || c.Capture.Workers > 256 {
+		add(0, "capture.workers", "must be between 1 and 256 (0 or absent: one per CPU), got %d", c.Capture.Workers)
+	}
+	if c.Capture.RingSize < 4<<20 || c.Capture.RingSize > 4<<30 {
+		add(0, "capture.ring_size", "must be between 4MiB and 4GiB, got %d bytes", c.Capture.RingSize)
+	}
+	if b := c.Capture.BPFRingSize; b < 1<<16 || b > 1<<30 || b&(b-1) != 0 {
+		add(0, "capture.bpf_ring_size", "must be a power of two between 64KiB and 1GiB, got %d bytes", b)
+	}
+	if c.Outputs.MaxSize < 1<<10 {
+		add(0, "outputs.max_size", "must be at least 1KiB, got %d bytes", c.Outputs.MaxSize)
+	}
+	if c.Outputs.Keep < 0 {
+		add(0, "outputs.keep", "must not be negative")
 	}
 	names := map[string]int{}
 	for i := range c.Mail.Servers {

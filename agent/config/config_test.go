@@ -269,3 +269,31 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveCaptureKeys(t *testing.T) {
+	c, err := Parse("x.yaml", []byte("capture:\n  interfaces: [eth1]\n  workers: 3\n  ring_size: 64MiB\n  bpf_ring_size: 16MiB\noutputs:\n  file: /tmp/a.jsonl\n  max_size: 10MB\n  keep: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Capture.Workers != 3 || c.Capture.RingSize != 64<<20 || c.Capture.BPFRingSize != 16<<20 || c.Outputs.MaxSize != 10e6 || c.Outputs.Keep != 2 {
+		t.Errorf("parsed %+v %+v", c.Capture, c.Outputs)
+	}
+	c, err = Parse("x.yaml", []byte("sensor: a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Capture.RingSize != DefaultRingSize || c.Capture.BPFRingSize != DefaultBPFRingSize || c.Outputs.MaxSize != DefaultMaxSize || c.Outputs.Keep != DefaultKeep {
+		t.Errorf("defaults %+v %+v", c.Capture, c.Outputs)
+	}
+	for _, bad := range []string{
+		"capture:\n  bpf_ring_size: 3MiB\n",
+		"capture:\n  ring_size: 1KiB\n",
+		"capture:\n  ring_size: lots\n",
+		"outputs:\n  max_size: -5\n",
+		"capture:\n  workers: 0\n",
+	} {
+		if _, err := Parse("x.yaml", []byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

@@ -191,6 +191,40 @@ func (p *parser) posint(n *yaml.Node, path string) int {
 	return i
 }
 
+// ParseSize takes a byte count with an optional unit: 4096, 64KiB, 32MiB,
+// 1GiB (binary) or 10MB (decimal).
+func ParseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("bad size %q (want a whole number with an optional unit: 64KiB, 32MiB, 1GiB)", s)
+	}
+	return n * mult, nil
+}
+
+func (p *parser) size(n *yaml.Node, path string) int64 {
+	s, ok := p.str(n, path)
+	if !ok {
+		return 0
+	}
+	b, err := ParseSize(s)
+	if err != nil {
+		p.fail(n, path, "%v", err)
+		return 0
+	}
+	return b
+}
+
 // ParseDuration is time.ParseDuration that also takes whole days ("7d").
 func ParseDuration(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
@@ -317,6 +351,12 @@ func (p *parser) root(n *yaml.Node) {
 					c.Capture.Interfaces = p.strs(v, "capture.interfaces")
 				case "mode":
 					c.Capture.Mode, _ = p.str(v, "capture.mode")
+				case "workers":
+					c.Capture.Workers = p.posint(v, "capture.workers")
+				case "ring_size":
+					c.Capture.RingSize = p.size(v, "capture.ring_size")
+				case "bpf_ring_size":
+					c.Capture.BPFRingSize = p.size(v, "capture.bpf_ring_size")
 				default:
 					return false
 				}
@@ -324,10 +364,16 @@ func (p *parser) root(n *yaml.Node) {
 			})
 		case "outputs":
 			p.mapping(v, key, func(k string, v *yaml.Node) bool {
-				if k != "file" {
+				switch k {
+				case "file":
+					c.Outputs.File, _ = p.str(v, "outputs.file")
+				case "max_size":
+					c.Outputs.MaxSize = p.size(v, "outputs.max_size")
+				case "keep":
+					c.Outputs.Keep = p.posint(v, "outputs.keep")
+				default:
 					return false
 				}
-				c.Outputs.File, _ = p.str(v, "outputs.file")
 				return true
 			})
 		case "metrics":
