@@ -198,7 +198,7 @@ func tshark(t testing.TB) string {
 }
 
 func tsharkFields(t testing.TB, bin, path, filter string, fields ...string) [][]string {
-	args := []string{"-n", "-r", path, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"}
+	args := []string{"-n", "-r", path, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=l"}
 	for _, f := range fields {
 		args = append(args, "-e", f)
 	}

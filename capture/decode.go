@@ -32,6 +32,7 @@ type decoder struct {
 	vxlan  layers.VXLAN
 	geneve layers.Geneve
 	gtp    layers.GTPv1U
+	pppoe  pppoeSession
 
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	types   []gopacket.LayerType
@@ -47,7 +48,7 @@ type decoder struct {
 func newDecoder() *decoder {
 	d := &decoder{parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser), types: make([]gopacket.LayerType, 0, 16)}
 	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6ext,
-		&d.tcp, &d.udp, &d.arp, &d.icmp6, &d.ns, &d.na, &d.gre, &d.erspan, &d.vxlan, &d.geneve, &d.gtp}
+		&d.tcp, &d.udp, &d.arp, &d.icmp6, &d.ns, &d.na, &d.gre, &d.erspan, &d.vxlan, &d.geneve, &d.gtp, &d.pppoe}
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
 		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
 		p := gopacket.NewDecodingLayerParser(first, all...)

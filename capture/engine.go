@@ -33,6 +33,12 @@ type Config struct {
 	// packet number, up to MaxMessages per reason; the rest are counted.
 	Log         *slog.Logger
 	MaxMessages int // default 10
+	// FlowFilter, when set, decides at a flow's first packet whether its
+	// start and end are reported as KindFlow observations (the agent only
+	// needs flows to mail servers and a few signature addresses; reporting
+	// every flow of a busy gateway would cost more than the rest of the
+	// pipeline). nil reports every flow.
+	FlowFilter func(proto uint8, client, server netip.Addr, clientPort, serverPort uint16) bool
 }
 
 func (c *Config) defaults() {
@@ -290,7 +296,15 @@ func (e *Engine) flowFor(sport, dport uint16, proto uint8, senderIsClient bool) 
 		f.vlan = e.dec.vlan
 		e.stats.Flows++
 		f.last = now
-		e.emitFlow(f, "start")
+		f.report = true
+		if e.cfg.FlowFilter != nil {
+			caddr, cport := f.client()
+			saddr, sport := f.server()
+			f.report = e.cfg.FlowFilter(proto, caddr, saddr, cport, sport)
+		}
+		if f.report {
+			e.emitFlow(f, "start")
+		}
 	} else {
 		e.flows.touch(i)
 	}
@@ -605,7 +619,9 @@ func (e *Engine) endFlow(i int32, reason string) {
 		}
 		s.release(e.pool)
 	}
-	e.emitFlow(f, reason)
+	if f.report {
+		e.emitFlow(f, reason)
+	}
 	e.flows.remove(i)
 }
 

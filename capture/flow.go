@@ -48,6 +48,7 @@ type flow struct {
 	fin       [2]bool
 	rst       bool
 	ended     bool
+	report    bool // start and end are reported (Config.FlowFilter)
 	state     flowState
 	community string
 	stream    [2]stream // per direction first-flight reassembly

@@ -63,6 +63,7 @@ type analyzeFlags struct {
 	logFormat  string
 	maxFlows   int
 	streamSize int
+	cpuProfile string
 }
 
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
@@ -87,6 +88,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logFormat, "log-format", "text", "")
 	fs.IntVar(&f.maxFlows, "max-flows", 65536, "")
 	fs.IntVar(&f.streamSize, "stream-limit", 16<<10, "")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "")
 	if err := fs.Parse(interspersed(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -108,6 +110,14 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "orchard analyze: %v\n", err)
+			return exitUsage
+		}
+		defer stop()
+	}
 	out := &output{w: bufio.NewWriterSize(stdout, 256<<10), events: f.events, buf: make([]byte, 0, 4096)}
 	defer out.w.Flush()
 	ag, err := agent.New(cfg, sigs, log, out)
