@@ -77,9 +77,12 @@ type Stats struct {
 	Linked       uint64
 	Routers      int
 	MailFlows    uint64
-	Findings     uint64 // alerts raised (first and re-raised)
-	Suppressed   uint64
-	Allowlisted  uint64
+	// FlowEndsDropped counts flow ends of hosts no longer in the table
+	// (not mail access): they make no new host.
+	FlowEndsDropped uint64
+	Findings        uint64 // alerts raised (first and re-raised)
+	Suppressed      uint64
+	Allowlisted     uint64
 }
 
 // HostState is a snapshot of one host (orchard analyze --hosts).
@@ -219,6 +222,13 @@ func (a *Agent) subject(o *observe.Observation) *hosts.Host[hostData] {
 	case observe.KindDNS:
 		if o.DNS != nil && o.DNS.Response {
 			return a.table.Resolve(o.DstMAC, o.Dst, o.Time)
+		}
+	case observe.KindFlow:
+		// The end of a flow of a host already forgotten (evicted under a
+		// flood of sources) makes no new host unless it is mail access.
+		if o.Flow != nil && o.Flow.Reason != "start" && !a.table.Known(o.SrcMAC, o.Src, o.Time) && !a.mail.ToServer(o) {
+			a.stats.FlowEndsDropped++
+			return nil
 		}
 	}
 	return a.table.Resolve(o.SrcMAC, o.Src, o.Time)

@@ -154,7 +154,7 @@ const (
 	DefaultMaxEvidence     = 32
 	DefaultWindow          = 24 * time.Hour
 	DefaultSuppress        = 24 * time.Hour
-	DefaultMaxHosts        = 65536
+	DefaultMaxHosts        = 32768
 	DefaultIdle            = 24 * time.Hour
 	DefaultRouterAddresses = 5
 	DefaultMode            = "auto"

@@ -39,7 +39,7 @@ const (
 	maxMACs   = 4
 	maxAddrs  = 8
 	bindHist  = 4
-	maxGroups = 16
+	maxGroups = 8
 )
 
 // Host is one device. Data is the caller's per-host state (verdict, mail
@@ -78,12 +78,14 @@ type Stats struct {
 	Bindings int    // addresses with a binding history
 }
 
+// binding times are Unix nanoseconds (0: unset): 40 bytes instead of 104,
+// and there are as many binding histories as hosts.
 type binding struct {
 	mac   observe.MAC
-	from  time.Time
-	last  time.Time
-	until time.Time // lease end (DHCP), zero if none
-	end   time.Time // set when another MAC took the address over
+	from  int64
+	last  int64
+	until int64 // lease end (DHCP), 0 if none
+	end   int64 // set when another MAC took the address over
 }
 
 type bindings struct {
@@ -93,8 +95,8 @@ type bindings struct {
 
 type macInfo struct {
 	infra  bool
-	groups [maxGroups]netip.Addr // an IPv4 address or an IPv6 /64 prefix address
-	n      int
+	n      uint8
+	groups [maxGroups]uint32 // hashes of source address groups (IPv4 address or IPv6 /64)
 }
 
 // Table holds the hosts. It is not safe for concurrent use.
@@ -183,7 +185,7 @@ func (t *Table[T]) macInfo(m observe.MAC) *macInfo {
 	if n == nil {
 		// Bounded like the host table; infrastructure entries are
 		// touched often (every routed packet), so they stay.
-		for t.macs.len() >= 2*t.cfg.Max && t.macs.oldest() != nil {
+		for t.macs.len() >= t.cfg.Max && t.macs.oldest() != nil {
 			t.macs.remove(t.macs.oldest())
 		}
 		n = t.macs.add(m)
@@ -243,43 +245,50 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 	if usable(o.SrcMAC) && o.Src.IsValid() {
 		mi := t.macInfo(o.SrcMAC)
 		if !mi.infra {
-			g := group(o.Src)
-			if g.IsValid() {
+			g, ok := group(o.Src)
+			if ok {
 				seen := false
-				for i := 0; i < mi.n; i++ {
+				for i := 0; i < int(mi.n); i++ {
 					if mi.groups[i] == g {
 						seen = true
 						break
 					}
 				}
-				if !seen && mi.n < len(mi.groups) {
+				if !seen && int(mi.n) < len(mi.groups) {
 					mi.groups[mi.n] = g
 					mi.n++
 				}
-				if mi.n >= t.cfg.RouterAddresses {
+				if int(mi.n) >= t.cfg.RouterAddresses {
 					mi.infra = true
 					t.demote(o.SrcMAC)
 				}
 			}
-			if !mi.infra && g.IsValid() {
+			if !mi.infra && ok {
 				t.bindAt(o.Src, o.SrcMAC, now, time.Time{})
 			}
 		}
 	}
 }
 
-// group maps an address to what counts as one source: the IPv4 address, or
-// the IPv6 /64. Unspecified, link-local and multicast addresses count not.
-func group(a netip.Addr) netip.Addr {
+// group hashes an address to what counts as one source: the IPv4 address,
+// or the IPv6 /64. Unspecified, link-local and multicast addresses count not.
+// A hash collision can only make a router look like fewer sources.
+func group(a netip.Addr) (uint32, bool) {
 	a = a.Unmap()
-	if a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsLoopback() {
-		return netip.Addr{}
+	if !a.IsValid() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsLoopback() {
+		return 0, false
 	}
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.Addr()
+	if a.Is4() {
+		b := a.As4()
+		return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
 	}
-	return a
+	b := a.As16()
+	h := uint32(2166136261) // FNV-1a over the /64
+	for _, c := range b[:8] {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h, true
 }
 
 // demote drops the host keyed by a MAC just found to be a router: what was
@@ -290,11 +299,19 @@ func (t *Table[T]) demote(m observe.MAC) {
 	}
 }
 
-func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, now, until time.Time) {
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, nowT, untilT time.Time) {
 	ip = ip.Unmap()
+	now, until := nanos(nowT), nanos(untilT)
 	n := t.bind.get(ip)
 	if n == nil {
-		for t.bind.len() >= 2*t.cfg.Max && t.bind.oldest() != nil {
+		for t.bind.len() >= t.cfg.Max && t.bind.oldest() != nil {
 			t.bind.remove(t.bind.oldest())
 		}
 		n = t.bind.add(ip)
@@ -304,16 +321,12 @@ func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, now, until time.Time) 
 	b := &n.val
 	if b.n > 0 {
 		cur := &b.h[b.n-1]
-		if cur.mac == mac && cur.end.IsZero() {
-			if now.After(cur.last) {
-				cur.last = now
-			}
-			if until.After(cur.until) {
-				cur.until = until
-			}
+		if cur.mac == mac && cur.end == 0 {
+			cur.last = max(cur.last, now)
+			cur.until = max(cur.until, until)
 			return
 		}
-		if cur.end.IsZero() {
+		if cur.end == 0 {
 			cur.end = now // the address changed hands
 		}
 	}
@@ -331,8 +344,8 @@ func (t *Table[T]) release(ip netip.Addr, mac observe.MAC, now time.Time) {
 	}
 	if n := t.bind.get(ip.Unmap()); n != nil && n.val.n > 0 {
 		cur := &n.val.h[n.val.n-1]
-		if cur.mac == mac && cur.end.IsZero() {
-			cur.end = now
+		if cur.mac == mac && cur.end == 0 {
+			cur.end = nanos(now)
 		}
 	}
 }
@@ -344,20 +357,17 @@ func (t *Table[T]) OwnerAt(ip netip.Addr, at time.Time) (observe.MAC, bool) {
 		return observe.MAC{}, false
 	}
 	b := &n.val
+	when := at.UnixNano()
 	for i := b.n - 1; i >= 0; i-- {
 		e := &b.h[i]
-		if at.Before(e.from) {
+		if when < e.from {
 			continue
 		}
-		if !e.end.IsZero() && !at.Before(e.end) {
+		if e.end != 0 && when >= e.end {
 			// Later than this binding's end: the address had moved on.
 			return observe.MAC{}, false
 		}
-		valid := e.last.Add(t.cfg.BindingTTL)
-		if e.until.After(valid) {
-			valid = e.until
-		}
-		if at.After(valid) {
+		if when > max(e.last+int64(t.cfg.BindingTTL), e.until) {
 			return observe.MAC{}, false
 		}
 		return e.mac, true
@@ -393,6 +403,12 @@ func (t *Table[T]) canonical(m observe.MAC) Key {
 		return k
 	}
 	return Key{MAC: m}
+}
+
+// Known reports whether the endpoint's host is in the table.
+func (t *Table[T]) Known(mac observe.MAC, ip netip.Addr, at time.Time) bool {
+	k, ok := t.KeyFor(mac, ip, at)
+	return ok && t.hosts.get(k) != nil
 }
 
 // Resolve returns the host for an endpoint at time at, creating it (and

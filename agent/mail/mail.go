@@ -327,6 +327,18 @@ func (m *Matcher) flow(st *HostState, o *observe.Observation, sni, prologue stri
 	return u
 }
 
+// ToServer reports whether a flow goes to a configured server address and
+// port, without any per-host state (no SNI, no DNS answers).
+func (m *Matcher) ToServer(o *observe.Observation) bool {
+	dst := o.Dst.Unmap()
+	for i := range m.servers {
+		if s := &m.servers[i]; s.hasAddr(dst) && s.protocol(o.DstPort, o.Transport) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // match finds the server a new flow goes to: by address, then SNI, then a
 // DNS answer the host received. The destination port must fit.
 func (m *Matcher) match(st *HostState, o *observe.Observation, sni string) (srv int, method, name string) {

@@ -72,13 +72,12 @@ type kindSum struct {
 // Accumulator is one host's verdict state. The zero value is ready.
 type Accumulator struct {
 	sigs     []sigState
-	kinds    []kindSum // scratch for logOdds
 	items    []Item
 	sets     []string
 	model    string
 	modelOS  string
 	os       [3]float64 // iOS, iPadOS, macOS
-	other    map[string]float64
+	other    [len(otherPlatforms)]float64 // counter-evidence per other platform
 	logOdds  float64
 	hasApple bool // at least one Apple-favouring signature
 	apple    bool
@@ -165,10 +164,11 @@ func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 			a.last = e.Time
 		}
 	} else if llr < 0 && !signatures.IsApple(e.Platform) {
-		if a.other == nil {
-			a.other = map[string]float64{}
+		for i, p := range otherPlatforms {
+			if p.platform == e.Platform {
+				a.other[i] -= llr
+			}
 		}
-		a.other[e.Platform] -= llr
 	}
 
 	s := a.sig(e.SignatureID, e.Kind, llr)
@@ -224,23 +224,25 @@ func (a *Accumulator) sig(id, kind string, llr float64) *sigState {
 }
 
 func (a *Accumulator) sum(p *Params) float64 {
-	a.kinds = a.kinds[:0]
+	// Kinds are few (about a dozen): sum on the stack, not per host.
+	var buf [24]kindSum
+	kinds := buf[:0]
 	for i := range a.sigs {
 		s := &a.sigs[i]
 		j := 0
-		for ; j < len(a.kinds) && a.kinds[j].kind != s.kind; j++ {
+		for ; j < len(kinds) && kinds[j].kind != s.kind; j++ {
 		}
-		if j == len(a.kinds) {
-			a.kinds = append(a.kinds, kindSum{kind: s.kind})
+		if j == len(kinds) {
+			kinds = append(kinds, kindSum{kind: s.kind})
 		}
 		if s.contrib > 0 {
-			a.kinds[j].pos += s.contrib
+			kinds[j].pos += s.contrib
 		} else {
-			a.kinds[j].neg -= s.contrib
+			kinds[j].neg -= s.contrib
 		}
 	}
 	lo := logit(p.Prior)
-	for _, k := range a.kinds {
+	for _, k := range kinds {
 		c := p.capFor(k.kind)
 		lo += math.Min(k.pos, c) - math.Min(k.neg, c)
 	}
@@ -326,19 +328,19 @@ func (a *Accumulator) Result(p *Params) Result {
 
 var osNames = [3]string{"iOS", "iPadOS", "macOS"}
 
-var otherNames = map[string]string{
-	signatures.PlatformWindows:  "Windows",
-	signatures.PlatformAndroid:  "Android",
-	signatures.PlatformLinux:    "Linux",
-	signatures.PlatformChromeOS: "ChromeOS",
+var otherPlatforms = [...]struct{ platform, name string }{
+	{signatures.PlatformWindows, "Windows"},
+	{signatures.PlatformAndroid, "Android"},
+	{signatures.PlatformLinux, "Linux"},
+	{signatures.PlatformChromeOS, "ChromeOS"},
 }
 
 func (a *Accumulator) osFamily() string {
 	if !a.apple {
 		best, bw := "", 0.0
-		for pl, w := range a.other {
-			if n, ok := otherNames[pl]; ok && (w > bw || w == bw && n < best) {
-				best, bw = n, w
+		for i, w := range a.other {
+			if w > bw {
+				best, bw = otherPlatforms[i].name, w
 			}
 		}
 		return best
