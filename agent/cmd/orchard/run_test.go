@@ -285,3 +285,87 @@ func TestRunMatchesAnalyze(t *testing.T) {
 		})
 	}
 }
+
+// TestRunUnprivileged runs orchard as nobody: with CAP_NET_RAW,
+// CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON (ambient, as the systemd unit
+// grants them) it captures in both modes and raises alerts; without them it
+// exits with a message naming the missing capability and the interface.
+func TestRunUnprivileged(t *testing.T) {
+	livetest.RequireRoot(t)
+	livetest.RequireTool(t, "tcpreplay")
+	livetest.RequireTool(t, "setpriv")
+	bin := orchardBinary(t)
+	dir, err := os.MkdirTemp("", "orchard-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o777)
+	pcap := filepath.Join(dir, "office.pcap")
+	if _, err := livetest.Office(pcap, 3); err != nil {
+		t.Fatal(err)
+	}
+	const caps = "+net_raw,+net_admin,+bpf,+perfmon"
+	withCaps := []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps, "--"}
+	noCaps := []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all", "--"}
+	for _, mode := range []string{"afpacket", "ebpf"} {
+		t.Run(mode, func(t *testing.T) {
+			p := livetest.NewPair(t)
+			cfg := filepath.Join(dir, mode+".yaml")
+			os.WriteFile(cfg, []byte(fmt.Sprintf(liveConfig, p.Mon, mode, filepath.Join(dir, mode, "alerts.jsonl"))), 0o644)
+
+			d := startDaemon(t, p.NSMon, nil, noCaps, bin, "run", "-c", cfg)
+			err := d.cmd.Wait()
+			msg := map[string]string{
+				"afpacket": "orchard run: need CAP_NET_RAW to open AF_PACKET on " + p.Mon + ": operation not permitted",
+				"ebpf":     "orchard run: need CAP_BPF and CAP_PERFMON to load the eBPF program",
+			}[mode]
+			if err == nil || !strings.Contains(d.stderr.String(), msg) {
+				t.Errorf("without capabilities: exit %v, stderr %q, want %q", err, d.stderr.String(), msg)
+			}
+
+			d = startDaemon(t, p.NSMon, nil, withCaps, bin, "run", "-c", cfg)
+			if !d.waitFor(t, "capturing on", 10*time.Second) {
+				t.Fatalf("as nobody with capabilities, orchard run did not start:\n%s", d.stderr.String())
+			}
+			if !strings.Contains(d.stderr.String(), mode+" mode") {
+				t.Errorf("not in %s mode: %s", mode, d.stderr.String())
+			}
+			p.Replay(t, pcap, 20000)
+			time.Sleep(time.Second)
+			d.stop(t)
+			if n := len(alertKeys(t, d.stdout.Bytes())); n == 0 {
+				t.Errorf("as nobody with capabilities: no alert\n%s", d.stderr.String())
+			}
+		})
+	}
+}
+
+// TestRunReload: SIGHUP reloads the config without stopping capture; a
+// broken config is refused and the running one stays.
+func TestRunReload(t *testing.T) {
+	livetest.RequireRoot(t)
+	bin := orchardBinary(t)
+	dir := t.TempDir()
+	p := livetest.NewPair(t)
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(liveConfig, p.Mon, "ebpf", filepath.Join(dir, "a.jsonl"))), 0o644)
+	d := startDaemon(t, p.NSMon, nil, nil, bin, "run", "-c", cfg)
+	if !d.waitFor(t, "capturing on", 10*time.Second) {
+		t.Fatalf("did not start:\n%s", d.stderr.String())
+	}
+	os.WriteFile(cfg, []byte("verdict:\n  threshold: 7\n"), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	if !d.waitFor(t, "reload refused", 5*time.Second) {
+		t.Errorf("broken config not refused:\n%s", d.stderr.String())
+	}
+	os.WriteFile(cfg, []byte(strings.Replace(fmt.Sprintf(liveConfig, p.Mon, "ebpf", filepath.Join(dir, "a.jsonl")), "192.0.2.10]", "192.0.2.10, 198.51.100.0/24]", 1)), 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	if !d.waitFor(t, "SIGHUP: reloaded", 5*time.Second) {
+		t.Errorf("reload not done:\n%s", d.stderr.String())
+	}
+	if m := scrape(t, p.NSMon); !strings.Contains(m, "orchard_reloads_total 1") || !strings.Contains(m, "orchard_reload_errors_total 1") {
+		t.Errorf("reload counters wrong")
+	}
+	d.stop(t)
+}
