@@ -241,13 +241,7 @@ func (a *Agent) Observe(o *observe.Observation) {
 	}
 	a.stats.Observations++
 	now := o.Time
-	if len(a.pending) > 0 {
-		a.emitPending(now)
-	}
-	if now.Sub(a.expired) >= time.Minute {
-		a.table.Expire(now)
-		a.expired = now
-	}
+	a.Tick(now)
 	a.table.Learn(o)
 	h := a.subject(o)
 	if h == nil {
@@ -354,6 +348,19 @@ func (a *Agent) emitPending(now time.Time) {
 			a.emit(i, a.table.Get(a.pending[i].key))
 			i--
 		}
+	}
+}
+
+// Tick advances the agent's clock without an observation: held alerts whose
+// wait is over are emitted and idle hosts expire. Live capture calls it
+// every few seconds so a quiet network does not hold an alert back.
+func (a *Agent) Tick(now time.Time) {
+	if len(a.pending) > 0 {
+		a.emitPending(now)
+	}
+	if now.Sub(a.expired) >= time.Minute {
+		a.table.Expire(now)
+		a.expired = now
 	}
 }
 

@@ -411,3 +411,70 @@ func BenchmarkObserveMix(b *testing.B) {
 		a.Observe(s.obs[i%len(s.obs)])
 	}
 }
+
+func TestReload(t *testing.T) {
+	var s seq
+	s.apple(iphone, "192.168.1.20", 0)
+	a, c := run(t, baseConfig, &s)
+	if !a.Hosts()[0].Verdict.Apple {
+		t.Fatal("not Apple before reload")
+	}
+	// A stricter threshold turns the verdict; an allowlist entry applies to
+	// mail access from then on.
+	strict, err := config.Parse("r.yaml", []byte(strings.Replace(baseConfig, "threshold: 0.9", "threshold: 0.99", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(strict, fakeSigs{}, at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if a.Hosts()[0].Verdict.Apple {
+		t.Error("verdict not re-evaluated under the new threshold")
+	}
+	allow, err := config.Parse("r.yaml", []byte(baseConfig+"allow:\n  - mac: \"8c:85:90:00:00:01\"\n    reason: approved\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reload(allow, fakeSigs{}, at(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var s2 seq
+	s2.mail(iphone, "192.168.1.20", 3*time.Minute, 4*time.Minute, 50001)
+	for _, o := range s2.obs {
+		a.Observe(o)
+	}
+	a.Flush(at(5 * time.Minute))
+	if len(c.findings) != 0 || a.Stats().Allowlisted != 1 {
+		t.Errorf("findings %d, stats %+v", len(c.findings), a.Stats())
+	}
+	bad := &config.Config{Verdict: config.Verdict{Threshold: 7}}
+	if err := a.Reload(bad, fakeSigs{}, at(6*time.Minute)); err == nil || !strings.Contains(err.Error(), "verdict.threshold") {
+		t.Errorf("bad config accepted: %v", err)
+	}
+}
+
+func TestTickReleasesHeldAlert(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte(baseConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	a, err := agent.New(cfg, fakeSigs{}, nil, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s seq
+	s.apple(iphone, "192.168.1.20", 0)
+	s.mail(iphone, "192.168.1.20", time.Minute, time.Hour, 50001)
+	for _, o := range s.obs[:len(s.obs)-1] { // the long session has not ended
+		a.Observe(o)
+	}
+	a.Tick(at(time.Minute + 30*time.Second))
+	if len(c.findings) != 0 {
+		t.Fatal("alert released before its hold time")
+	}
+	a.Tick(at(time.Minute + agent.HoldForCounts))
+	if len(c.findings) != 1 || !c.findings[0].Time.Equal(at(time.Minute)) {
+		t.Fatalf("findings %d", len(c.findings))
+	}
+}

@@ -147,3 +147,45 @@ func checkOffice(t *testing.T, r *officeRun) {
 	}
 	t.Logf("%d labelled hosts, %d Apple, %d found; %d alerts; stats %+v", len(r.labels.Hosts), apple, found, len(r.findings), r.stats)
 }
+
+// BenchmarkObserveOffice replays the observations of the sample office
+// capture (decoded once) through an agent with the embedded signatures:
+// the per-observation cost of matching, verdicts, mail and correlation.
+func BenchmarkObserveOffice(b *testing.B) {
+	var pcap bytes.Buffer
+	lb, err := gencap.Office(&pcap, gencap.OfficeOptions{Hosts: 60, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var obs []*observe.Observation
+	eng := capture.NewEngine(capture.Config{}, observe.SinkFunc(func(o *observe.Observation) { obs = append(obs, o) }))
+	src, err := capture.NewFileSource("office.pcap", &pcap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := eng.Run(src); err != nil {
+		b.Fatal(err)
+	}
+	eng.Flush()
+	cfg, err := config.Parse("b.yaml", []byte("mail:\n  servers:\n    - name: corp-mail\n      names: ["+lb.Mail.Name+"]\n      addresses: ["+lb.Mail.Address+"]\n      protocols: [imap, imaps, submission, https]\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sigs, err := signatures.Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := agent.New(cfg, sigs, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, o := range obs {
+		a.Observe(o)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.Observe(obs[i%len(obs)])
+	}
+	b.ReportMetric(float64(len(obs)), "observations")
+}
