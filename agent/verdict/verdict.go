@@ -76,7 +76,7 @@ type Accumulator struct {
 	sets     []string
 	model    string
 	modelOS  string
-	os       [3]float64 // iOS, iPadOS, macOS
+	os       [3]float64                   // iOS, iPadOS, macOS
 	other    [len(otherPlatforms)]float64 // counter-evidence per other platform
 	logOdds  float64
 	hasApple bool // at least one Apple-favouring signature
