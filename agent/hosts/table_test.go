@@ -82,6 +82,15 @@ func TestKeyByMACAndRouter(t *testing.T) {
 	if tb.Infrastructure(phone) {
 		t.Error("a host with many IPv6 addresses in one /64 became a router")
 	}
+	// Its IPv6 addresses are bound to its MAC (here from link-layer
+	// headers; NDP does the same).
+	if m, ok := tb.OwnerAt(ip("2001:db8:1::5"), t0); !ok || m != phone {
+		t.Errorf("IPv6 address bound to %v %v", m, ok)
+	}
+	tb.Learn(&observe.Observation{Kind: observe.KindARP, Meta: observe.Meta{Time: t0}, ARP: &observe.ARPBinding{Protocol: "ndp", Op: "na", IP: ip("fe80::1234"), MAC: phone}})
+	if k, _ := tb.KeyFor(observe.MAC{}, ip("fe80::1234"), t0); k != (Key{MAC: phone}) {
+		t.Errorf("NDP binding: key %v", k)
+	}
 	// The DHCP server is infrastructure from its first offer.
 	srv := mac(0xfd)
 	tb.Learn(&observe.Observation{Kind: observe.KindDHCP, Meta: observe.Meta{Time: t0, SrcMAC: srv},
