@@ -130,6 +130,24 @@ func Open(cfg Config) (*Capture, error) {
 		}
 		c.mode, c.why = "afpacket", fmt.Sprintf("auto: eBPF failed (%v)", err)
 	}
+	// The flow budget is the engine's default (or the configured one) for
+	// the whole capture, split over the workers: fanout gives each worker
+	// a share of the flows, and a flood must not cost workers times more.
+	ec := cfg.Engine
+	if ec.MaxFlows <= 0 {
+		ec.MaxFlows = 65536
+	}
+	if n := len(cfg.Interfaces) * cfg.Workers; n > 1 {
+		ec.MaxFlows = max(ec.MaxFlows/n, 4096)
+		if ec.MaxReassembling <= 0 {
+			ec.MaxReassembling = 4096
+		}
+		ec.MaxReassembling = max(ec.MaxReassembling/n, 256)
+		if ec.QUICMaxConns <= 0 {
+			ec.QUICMaxConns = 4096
+		}
+		ec.QUICMaxConns = max(ec.QUICMaxConns/n, 256)
+	}
 	for _, ifn := range cfg.Interfaces {
 		srcs, err := OpenAFPacket(ifn, cfg.Workers, cfg.RingSize)
 		if err != nil {
@@ -137,7 +155,7 @@ func Open(cfg Config) (*Capture, error) {
 			return nil, err
 		}
 		for _, s := range srcs {
-			c.add(s, cfg.Engine)
+			c.add(s, ec)
 		}
 	}
 	return c, nil

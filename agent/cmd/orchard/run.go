@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -114,6 +115,13 @@ func (r *rotating) Close() error {
 	return r.f.Close()
 }
 
+const (
+	defaultMemLimit = 160 << 20
+	// observationQueue absorbs bursts between the capture workers and the
+	// agent; beyond it observations are dropped and counted.
+	observationQueue = 8192
+)
+
 // agentStats is what the agent goroutine publishes for the metrics
 // goroutine (the agent itself is single-goroutine).
 type agentStats struct {
@@ -161,6 +169,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orchard run: %s: capture.interfaces: no interface to capture on\n", cfgPath)
 		return exitUsage
 	}
+	// A soft heap limit keeps a flood (millions of new flows and hosts,
+	// all bounded by table sizes) from doubling the heap between
+	// collections; GOMEMLIMIT in the environment overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemLimit)
+	}
 	out := &alertOut{stdout: stdout, log: log, buf: make([]byte, 0, 4096)}
 	if cfg.Outputs.File != "" {
 		out.file, err = openRotating(cfg.Outputs.File, cfg.Outputs.MaxSize, cfg.Outputs.Keep)
@@ -183,6 +197,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		BPF:          bpf.Options{RingBufferSize: int(cfg.Capture.BPFRingSize)},
 		MailPrefixes: mailPrefixes(cfg),
 		Engine:       capture.Config{Log: log},
+		Queue:        observationQueue,
 		Log:          log,
 	})
 	if err != nil {
