@@ -82,6 +82,9 @@ type Engine struct {
 	hello tlshello.ClientHello
 	hsBuf []byte
 	stats Stats
+	// cur is the flow of the packet being processed, nil outside
+	// tcpPacket and udpPacket.
+	cur *flow
 	// defrag is made on the first IP fragment.
 	defrag *defragmenter
 
@@ -334,6 +337,8 @@ func (e *Engine) tcpPacket() {
 		senderIsClient = !t.ACK
 	}
 	f, i, dr := e.flowFor(sport, dport, 6, senderIsClient)
+	e.cur = f
+	defer func() { e.cur = nil }()
 	f.pkts[dr]++
 	f.bytes[dr] += uint64(e.ipLen())
 	if t.SYN {
@@ -390,6 +395,8 @@ func (e *Engine) udpPacket() {
 	payload := u.Payload
 	senderIsClient := senderIsClientByPort(sport, dport)
 	f, _, dr := e.flowFor(sport, dport, 17, senderIsClient)
+	e.cur = f
+	defer func() { e.cur = nil }()
 	f.pkts[dr]++
 	f.bytes[dr] += uint64(e.ipLen())
 	switch {
@@ -458,18 +465,13 @@ func (e *Engine) quicDatagram(f *flow, b []byte, sport, dport uint16) {
 		return
 	}
 	o := e.newObs(observe.KindTLS, observe.TransportUDP, sport, dport)
-	o.TLS = &observe.ClientHello{}
-	e.hello.Fill(o.TLS, 'q')
-	qi := &observe.QUICInfo{
+	o.TLS = &observe.ClientHello{QUIC: &observe.QUICInfo{
 		Version: res.Version,
 		DCID:    bytes.Clone(res.DCID),
 		SCID:    bytes.Clone(res.SCID),
 		Packets: res.Packets,
-	}
-	if tp := e.hello.QUICTransportParams; len(tp) > 0 {
-		qi.TransportParameters, _ = quic.ParseTransportParameters(tp, nil)
-	}
-	o.TLS.QUIC = qi
+	}}
+	e.hello.Fill(o.TLS, 'q') // also parses the transport parameters
 	e.emit(o)
 	f.state = inspectDone
 }
@@ -564,7 +566,11 @@ func (e *Engine) newObs(k observe.Kind, tr observe.Transport, sport, dport uint1
 	case observe.TransportICMP:
 		proto = 58
 	}
-	o.CommunityID = CommunityID(o.Src, o.Dst, sport, dport, proto)
+	if f := e.cur; f != nil {
+		o.CommunityID = e.flowCommunity(f)
+	} else {
+		o.CommunityID = CommunityID(o.Src, o.Dst, sport, dport, proto)
+	}
 	return o
 }
 
@@ -586,15 +592,12 @@ func (e *Engine) emitFlow(f *flow, reason string) {
 	if f.key.proto == 17 {
 		tr = observe.TransportUDP
 	}
-	if f.community == "" {
-		f.community = CommunityID(caddr, saddr, cport, sport, f.key.proto)
-	}
 	o := &observe.Observation{Kind: observe.KindFlow}
 	o.Meta = observe.Meta{
 		Time: time.Unix(0, f.last).UTC(), Source: e.source, Packet: e.pkt,
 		SrcMAC: f.clientMAC, DstMAC: f.serverMAC, VLAN: f.vlan,
 		Src: caddr, Dst: saddr, SrcPort: cport, DstPort: sport, Transport: tr,
-		CommunityID: f.community,
+		CommunityID: e.flowCommunity(f),
 	}
 	o.Flow = &observe.Flow{
 		Start: time.Unix(0, f.start).UTC(), End: time.Unix(0, f.last).UTC(),
@@ -608,6 +611,16 @@ func (e *Engine) emitFlow(f *flow, reason string) {
 	}
 	o.Flow.Prologue = f.prologue
 	e.emit(o)
+}
+
+// flowCommunity returns the flow's Community ID, computed once per flow.
+func (e *Engine) flowCommunity(f *flow) string {
+	if f.community == "" {
+		caddr, cport := f.client()
+		saddr, sport := f.server()
+		f.community = CommunityID(caddr, saddr, cport, sport, f.key.proto)
+	}
+	return f.community
 }
 
 func (e *Engine) endFlow(i int32, reason string) {

@@ -22,13 +22,32 @@ func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
 	dst.ServerName = h.ServerName // strings are immutable: sharing is no aliasing
 	dst.ALPN = slices.Clone(h.ALPN)
 	dst.Version = h.LegacyVersion
-	dst.SupportedVersions = slices.Clone(h.SupportedVersions)
-	dst.CipherSuites = slices.Clone(h.CipherSuites)
-	dst.Extensions = slices.Clone(h.Extensions)
-	dst.SupportedGroups = slices.Clone(h.SupportedGroups)
-	dst.SignatureAlgorithms = slices.Clone(h.SignatureAlgorithms)
-	dst.JA3String, dst.JA3 = h.JA3()
-	dst.JA4, dst.JA4R = h.JA4(transport)
+	// One backing array for the five lists and one string for the four
+	// fingerprints: a ClientHello observation costs a handful of
+	// allocations, not a dozen.
+	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
+	backing := make([]uint16, 0, n)
+	carve := func(v []uint16) []uint16 {
+		start := len(backing)
+		backing = append(backing, v...)
+		return backing[start:len(backing):len(backing)]
+	}
+	dst.SupportedVersions = carve(h.SupportedVersions)
+	dst.CipherSuites = carve(h.CipherSuites)
+	dst.Extensions = carve(h.Extensions)
+	dst.SupportedGroups = carve(h.SupportedGroups)
+	dst.SignatureAlgorithms = carve(h.SignatureAlgorithms)
+
+	var buf [1024]byte
+	b := h.AppendJA3String(buf[:0])
+	i1 := len(b)
+	b = h.AppendJA3(b)
+	i2 := len(b)
+	b = h.AppendJA4(b, transport)
+	i3 := len(b)
+	b = h.AppendJA4R(b, transport)
+	all := string(b)
+	dst.JA3String, dst.JA3, dst.JA4, dst.JA4R = all[:i1], all[i1:i2], all[i2:i3], all[i3:]
 	dst.Oddities = slices.Clone(h.Oddities)
 	if transport == 'q' {
 		if dst.QUIC == nil {
