@@ -125,6 +125,8 @@ type Agent struct {
 	corrOld correlate.Stats // counters of correlators replaced by Reload
 	stats   Stats
 	expired time.Time // last idle sweep
+	// interest is the flow filter handed to capture; see FlowInterest.
+	interest *FlowInterest
 }
 
 // New builds an agent. sink may be nil (findings are then only counted);
@@ -139,7 +141,7 @@ func New(cfg *config.Config, sigs Signatures, log *slog.Logger, sink FindingSink
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, sigs: sigs, log: log, sink: sink}
+	a := &Agent{cfg: cfg, sigs: sigs, log: log, sink: sink, interest: newFlowInterest()}
 	a.table = hosts.New(hosts.Config{
 		Max:             cfg.Hosts.Max,
 		Idle:            cfg.Hosts.Idle,
@@ -153,6 +155,7 @@ func New(cfg *config.Config, sigs Signatures, log *slog.Logger, sink FindingSink
 func (a *Agent) apply(cfg *config.Config, sigs Signatures) {
 	a.cfg, a.sigs = cfg, sigs
 	a.mail = mail.NewMatcher(cfg.Mail.Servers)
+	a.interest.set(a.mail, sigs)
 	a.corr = correlate.New(cfg.Correlation, cfg.Allow)
 	a.vp = verdict.Params{
 		Prior:       cfg.Verdict.Prior,
@@ -242,6 +245,9 @@ func (a *Agent) Observe(o *observe.Observation) {
 	a.stats.Observations++
 	now := o.Time
 	a.Tick(now)
+	if o.Kind == observe.KindDNS {
+		a.interest.learn(o)
+	}
 	a.table.Learn(o)
 	h := a.subject(o)
 	if h == nil {

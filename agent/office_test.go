@@ -55,7 +55,8 @@ func runOffice(t testing.TB, gen func(*bytes.Buffer) (*gencap.Labels, error)) *o
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := capture.NewEngine(capture.Config{}, observe.SinkFunc(a.Observe))
+	// The flow filter orchard uses: only flows the agent can use are reported.
+	eng := capture.NewEngine(capture.Config{FlowFilter: a.FlowInterest().Wants}, observe.SinkFunc(a.Observe))
 	src, err := capture.NewFileSource("office.pcap", &pcap)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,11 @@ type Config struct {
 	// needs flows to mail servers and a few signature addresses; reporting
 	// every flow of a busy gateway would cost more than the rest of the
 	// pipeline). nil reports every flow.
-	FlowFilter func(proto uint8, client, server netip.Addr, clientPort, serverPort uint16) bool
+	// It is asked again with the server name once a ClientHello shows one
+	// (mail servers reached by name on shared front ends); a flow that
+	// becomes interesting then is reported from that point, with its
+	// counts since its first packet.
+	FlowFilter func(proto uint8, client, server netip.Addr, clientPort, serverPort uint16, serverName string) bool
 }
 
 func (c *Config) defaults() {
@@ -303,7 +307,7 @@ func (e *Engine) flowFor(sport, dport uint16, proto uint8, senderIsClient bool) 
 		if e.cfg.FlowFilter != nil {
 			caddr, cport := f.client()
 			saddr, sport := f.server()
-			f.report = e.cfg.FlowFilter(proto, caddr, saddr, cport, sport)
+			f.report = e.cfg.FlowFilter(proto, caddr, saddr, cport, sport, "")
 		}
 		if f.report {
 			e.emitFlow(f, "start")
@@ -473,6 +477,7 @@ func (e *Engine) quicDatagram(f *flow, b []byte, sport, dport uint16) {
 	}}
 	e.hello.Fill(o.TLS, 'q') // also parses the transport parameters
 	e.emit(o)
+	e.reconsiderFlow(f, o.TLS.ServerName)
 	f.state = inspectDone
 }
 
@@ -611,6 +616,19 @@ func (e *Engine) emitFlow(f *flow, reason string) {
 	}
 	o.Flow.Prologue = f.prologue
 	e.emit(o)
+}
+
+// reconsiderFlow asks the flow filter again once the server name is known.
+func (e *Engine) reconsiderFlow(f *flow, sni string) {
+	if f.report || e.cfg.FlowFilter == nil || sni == "" {
+		return
+	}
+	caddr, cport := f.client()
+	saddr, sport := f.server()
+	if e.cfg.FlowFilter(f.key.proto, caddr, saddr, cport, sport, sni) {
+		f.report = true
+		e.emitFlow(f, "start")
+	}
 }
 
 // flowCommunity returns the flow's Community ID, computed once per flow.

@@ -177,6 +177,7 @@ func (e *Engine) tlsHello(f *flow, data []byte) verdict {
 	o.TLS.Prologue = f.prologue
 	e.emit(o)
 	f.helloDone = true
+	e.reconsiderFlow(f, o.TLS.ServerName)
 	return verdictDone
 }
 

@@ -514,3 +514,16 @@ func stripPort(h string) string {
 	}
 	return h
 }
+
+// WantsAddressPort reports whether a flow to a:port would match an
+// address-port signature (used to decide which flows to report at all).
+func (s *Set) WantsAddressPort(a netip.Addr, port uint16) bool {
+	a = a.Unmap()
+	for _, i := range s.addressPort {
+		e := &s.entries[i]
+		if (e.port == 0 || e.port == port) && e.prefix.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -411,3 +411,25 @@ func (a *Access) Clone() Access {
 	c.Details = append([]string(nil), a.Details...)
 	return c
 }
+
+// WantsAddress reports whether a flow to a:port over t reaches a configured
+// server by address (no per-host state).
+func (m *Matcher) WantsAddress(a netip.Addr, port uint16, t observe.Transport) bool {
+	a = a.Unmap()
+	for i := range m.servers {
+		if s := &m.servers[i]; s.hasAddr(a) && s.protocol(port, t) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// WantsName reports whether a server name (SNI, or a DNS name) belongs to
+// a configured server that speaks on port over t; port 0 matches any.
+func (m *Matcher) WantsName(name string, port uint16, t observe.Transport) bool {
+	i := m.nameServer(name)
+	if i < 0 {
+		return false
+	}
+	return port == 0 || m.servers[i].protocol(port, t) != ""
+}

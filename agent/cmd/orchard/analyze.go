@@ -64,6 +64,7 @@ type analyzeFlags struct {
 	maxFlows   int
 	streamSize int
 	cpuProfile string
+	allFlows   bool
 }
 
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
@@ -89,6 +90,7 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.maxFlows, "max-flows", 65536, "")
 	fs.IntVar(&f.streamSize, "stream-limit", 16<<10, "")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "")
+	fs.BoolVar(&f.allFlows, "all-flows", false, "")
 	if err := fs.Parse(interspersed(fs, args)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -126,7 +128,11 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	out.agent = ag
-	eng := capture.NewEngine(capture.Config{Log: log, MaxFlows: f.maxFlows, StreamLimit: f.streamSize}, out)
+	ccfg := capture.Config{Log: log, MaxFlows: f.maxFlows, StreamLimit: f.streamSize}
+	if !f.allFlows {
+		ccfg.FlowFilter = ag.FlowInterest().Wants
+	}
+	eng := capture.NewEngine(ccfg, out)
 
 	status := exitOK
 	var last time.Time

@@ -61,7 +61,9 @@ DESCRIPTION
       orchard.dhcp  DHCPv4/v6: hostname, vendor class, option-55 list, order
       orchard.arp   ARP and NDP address-to-MAC bindings
       orchard.http  plain HTTP/1.x request: method, host, User-Agent
-      orchard.flow  flow start and end with packet and byte counts
+      orchard.flow  flow start and end with packet and byte counts, for flows
+                    to mail servers and signature addresses (all flows with
+                    --all-flows)
       orchard.mail  access to a configured work-mail server
     Every event carries orchard.file and orchard.packet (1-based number, in
     its file, of the packet that completed the message).
@@ -79,6 +81,8 @@ OPTIONS
     --summary           print a table of alerts (device, OS, model, mail
                         server, protocol, evidence, confidence) after the JSON
     --signatures DIR    signature files overriding the embedded ones
+    --all-flows         report every flow's start and end, not only flows to
+                        mail servers and signature addresses (slower)
     --progress WHEN     auto (default: when stderr is a terminal and the input
                         is larger than 32 MB), always or never
     -q, --quiet         no summary on standard error
