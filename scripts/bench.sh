@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make bench: throughput and memory of orchard analyze on captures made by
+# the project's own generator, compared with tshark on the same files, plus
+# the Go micro-benchmarks of the hot paths.
+#
+#   office     200,000 packets, >= 80% bulk payload (DNS, TLS on 443/993/465, SYNs)
+#   handshake  200,000 packets, 15% ClientHellos (many post-quantum, 2 segments)
+#   office-10x 2,000,000 packets: peak RSS must stay flat (<= 1.5x the 200k peak)
+#
+# Every figure is on one core (GOMAXPROCS=1) and printed as a table at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.out/bench
+mkdir -p "$out"
+bin=bin/orchard
+[ -x "$bin" ] || make build >/dev/null
+
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null || true
+fi
+
+gen() { # kind packets file
+	[ -s "$3" ] || go run ./scripts/gencap/cmd/gencap -kind "$1" -n "$2" -seed 1 -o "$3" >/dev/null
+}
+gen bench 200000 "$out/office.pcap"
+gen handshake 200000 "$out/handshake.pcap"
+gen bench 2000000 "$out/office-10x.pcap"
+
+# run FILE ARGS... -> "pkts/s rss_kb cpu_s"
+run() {
+	local f=$1; shift
+	local log; log=$(mktemp)
+	if [ -x /usr/bin/time ]; then
+		GOMAXPROCS=1 /usr/bin/time -v "$bin" analyze "$@" "$f" >/dev/null 2>"$log"
+		rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$log")
+		cpu=$(awk -F: '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$log")
+	else
+		GOMAXPROCS=1 "$bin" analyze "$@" "$f" >/dev/null 2>"$log"
+		rss=NA; cpu=NA
+	fi
+	pps=$(sed -n 's/.*(\([0-9]*\) packets\/s).*/\1/p' "$log" | head -1)
+	rm -f "$log"
+	echo "$pps $rss $cpu"
+}
+
+tshark_pps() {
+	command -v tshark >/dev/null || { echo NA; return; }
+	local n t0 t1
+	n=$(capinfos -c -M "$1" 2>/dev/null | awk '/Number of packets/ {print $NF}')
+	t0=$(date +%s.%N)
+	tshark -n -r "$1" -T fields -e tls.handshake.ja3 -e dns.qry.name >/dev/null 2>&1
+	t1=$(date +%s.%N)
+	awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n/(b-a) }'
+}
+
+printf '%-40s %14s %12s %8s\n' "run (GOMAXPROCS=1)" "packets/s" "peak RSS KB" "CPU s" > "$out/results.txt"
+for f in office handshake office-10x; do
+	read -r pps rss cpu < <(run "$out/$f.pcap")
+	printf '%-40s %14s %12s %8s\n' "orchard analyze $f" "$pps" "$rss" "$cpu" >> "$out/results.txt"
+	read -r pps rss cpu < <(run "$out/$f.pcap" --events)
+	printf '%-40s %14s %12s %8s\n' "orchard analyze --events $f" "$pps" "$rss" "$cpu" >> "$out/results.txt"
+done
+for f in office handshake; do
+	printf '%-40s %14s %12s %8s\n' "tshark -T fields ja3,dns.qry.name $f" "$(tshark_pps "$out/$f.pcap")" "" "" >> "$out/results.txt"
+done
+
+echo "== Go benchmarks (decode path alone, parsers, verdict update)" >> "$out/results.txt"
+GOMAXPROCS=1 go test -run '^$' -bench 'Engine' -benchtime 3x -benchmem ./capture >> "$out/results.txt" 2>&1 || true
+GOMAXPROCS=1 go test -run '^$' -bench . -benchmem \
+	./capture/tlshello ./capture/quic ./capture/tcpfp ./capture/dnsmsg ./agent/verdict ./agent >> "$out/results.txt" 2>&1 || true
+grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\)' "$out/results.txt"
