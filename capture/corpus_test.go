@@ -133,6 +133,9 @@ func TestJA4MatchesFoxIO(t *testing.T) {
 		entries := readSnap(t, snap)
 		var want []snapEntry
 		for _, e := range entries {
+			if e.Transport == "udp" {
+				e.Transport = "quic" // FoxIO's tool says udp for QUIC streams
+			}
 			if e.JA4 != "" && (e.Transport == "tcp" || e.Transport == "quic") {
 				want = append(want, e)
 			}
@@ -169,8 +172,110 @@ func TestJA4MatchesFoxIO(t *testing.T) {
 		}
 	}
 	t.Logf("JA4 equal to FoxIO for %d TCP and %d QUIC ClientHellos", checked[0], checked[1])
-	if checked[0] < 50 {
-		t.Errorf("only %d TCP ClientHellos checked", checked[0])
+	if checked[0] < 50 || checked[1] < 3 {
+		t.Errorf("only %d TCP and %d QUIC ClientHellos checked", checked[0], checked[1])
+	}
+}
+
+// TestQUICSuricataVerify checks the expectations of the suricata-verify
+// QUIC tests (their test.yaml) through the whole pipeline.
+func TestQUICSuricataVerify(t *testing.T) {
+	dir := corpusDir(t)
+	quicHellos := func(name string) (q, tcp []*observe.ClientHello) {
+		c, _, err := analyzeFile(t, filepath.Join(dir, "suricata-verify", name, "input.pcap"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, o := range c.kind(observe.KindTLS) {
+			if o.TLS.QUIC != nil {
+				q = append(q, o.TLS)
+			} else {
+				tcp = append(tcp, o.TLS)
+			}
+		}
+		return q, tcp
+	}
+	// ja4-quic: 11 QUIC ClientHellos, all q13d0310h3_55b375c5d22e_cd85d2d88918.
+	q, _ := quicHellos("ja4-quic")
+	if len(q) != 11 {
+		t.Errorf("ja4-quic: %d QUIC ClientHellos, want 11", len(q))
+	}
+	for _, h := range q {
+		if h.JA4 != "q13d0310h3_55b375c5d22e_cd85d2d88918" {
+			t.Errorf("ja4-quic: %s JA4 %s", h.ServerName, h.JA4)
+		}
+	}
+	// ja4-tls-quic: one TLS and one QUIC hello.
+	q, tcp := quicHellos("ja4-tls-quic")
+	if len(q) != 1 || q[0].JA4 != "q13d0310h3_55b375c5d22e_cd85d2d88918" {
+		t.Errorf("ja4-tls-quic: QUIC hellos %d %+v", len(q), q)
+	}
+	if len(tcp) != 1 || tcp[0].JA4 != "t13d1516h2_8daaf6152771_e5627efa2ab1" {
+		t.Errorf("ja4-tls-quic: TLS hellos %d", len(tcp))
+	}
+	// quic-v2-ja3: QUIC v2, JA3 string of the rule, status_request first and
+	// ALPN seventh with h3.
+	q, _ = quicHellos("quic-v2-ja3")
+	if len(q) != 1 {
+		t.Fatalf("quic-v2-ja3: %d QUIC hellos, want 1", len(q))
+	}
+	h := q[0]
+	if h.QUIC.Version != 0x6b3343cf {
+		t.Errorf("quic-v2-ja3: version %#x", h.QUIC.Version)
+	}
+	if h.JA3String != "771,4865-4866-4867,5-10-11-13-65281-23-16-18-43-51-57,29-23-24-25,0" {
+		t.Errorf("quic-v2-ja3: JA3 string %s", h.JA3String)
+	}
+	if len(h.Extensions) < 7 || h.Extensions[0] != 5 || h.Extensions[6] != 16 || len(h.ALPN) == 0 || h.ALPN[0] != "h3" {
+		t.Errorf("quic-v2-ja3: extensions %v alpn %v", h.Extensions, h.ALPN)
+	}
+	if len(h.QUIC.TransportParameters) == 0 {
+		t.Errorf("quic-v2-ja3: no transport parameters")
+	}
+	// quic-ietf-ja3: one QUIC v1 hello with a JA3.
+	q, _ = quicHellos("quic-ietf-ja3")
+	if len(q) != 1 || q[0].JA3 == "" || q[0].QUIC.Version != 1 {
+		t.Errorf("quic-ietf-ja3: %d hellos %+v", len(q), q)
+	}
+}
+
+// TestQUICSNIMatchesTshark: the SNI of every QUIC ClientHello tshark
+// decrypts in every corpus capture equals orchard's for that flow.
+func TestQUICSNIMatchesTshark(t *testing.T) {
+	bin := tshark(t)
+	total := 0
+	for _, path := range corpusCaptures(t) {
+		rows := tsharkFields(t, bin, path, "quic && tls.handshake.type==1", "ip.src", "ipv6.src", "udp.srcport",
+			"ip.dst", "ipv6.dst", "udp.dstport", "tls.handshake.extensions_server_name")
+		if len(rows) == 0 {
+			continue
+		}
+		c, _, _ := analyzeFile(t, path)
+		ours := helloFlows(c, true)
+		seen := map[flowID]bool{}
+		for _, r := range rows {
+			if len(r) < 7 {
+				continue
+			}
+			id := flowID{firstNonEmpty(r[0], r[1]), firstNonEmpty(r[3], r[4]), atou16(r[2]), atou16(r[5])}
+			if seen[id] {
+				continue // a later ClientHello of the connection (after Retry or HelloRetryRequest)
+			}
+			seen[id] = true
+			got := ours[id]
+			if len(got) == 0 {
+				t.Errorf("%s %s: tshark has a QUIC ClientHello (sni %q), orchard none", filepath.Base(path), id, r[6])
+				continue
+			}
+			if got[0].TLS.ServerName != r[6] {
+				t.Errorf("%s %s: SNI %q, tshark %q", filepath.Base(path), id, got[0].TLS.ServerName, r[6])
+			}
+			total++
+		}
+	}
+	t.Logf("QUIC SNI equal to tshark for %d ClientHellos", total)
+	if total < 15 {
+		t.Errorf("only %d QUIC ClientHellos compared", total)
 	}
 }
 
