@@ -196,9 +196,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		RingSize:     int(cfg.Capture.RingSize),
 		BPF:          bpf.Options{RingBufferSize: int(cfg.Capture.BPFRingSize)},
 		MailPrefixes: mailPrefixes(cfg),
-		Engine:       capture.Config{Log: log},
-		Queue:        observationQueue,
-		Log:          log,
+		// Flow starts and ends only of flows the agent can use (mail
+		// servers, signature addresses); fingerprints still come from all.
+		Engine: capture.Config{Log: log, FlowFilter: ag.FlowInterest().Wants},
+		Queue:  observationQueue,
+		Log:    log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "orchard run: %v\n", err)
@@ -258,6 +260,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				cancel()
 			}
 		case <-tick.C:
+			// A quiet network must not hold an alert back.
+			ag.Tick(time.Now())
 			publish()
 		}
 	}
