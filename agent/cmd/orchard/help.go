@@ -153,17 +153,47 @@ const runHelp = `NAME
     orchard run - capture live on a gateway and raise alerts
 
 SYNOPSIS
-    orchard run -c FILE [--log-format text|json]
+    orchard run -c FILE [--signatures DIR] [--log-format text|json]
 
 DESCRIPTION
     Captures on the interfaces named in the configuration (capture.interfaces)
-    with the mode capture.mode: ebpf (a TC program passes only DNS, DHCP,
-    ARP/NDP, SYNs, first flights, QUIC Initials and mail-flow packets to user
-    space through a ring buffer), afpacket (TPACKET_V3 with fanout), or auto
-    (eBPF where the kernel supports it). Alerts go to standard output and to
-    outputs.file; metrics are served on metrics.listen (/metrics, /healthz).
+    with the mode capture.mode:
+      ebpf      a TC program (tcx on kernels >= 6.6, clsact otherwise) passes
+                to user space only DNS, DHCP, ARP/NDP, TCP SYNs, each TCP
+                flow's first flight until its ClientHello is complete, QUIC
+                Initials, and the starts, ends and samples of mail flows,
+                through a ring buffer; it counts the packets and bytes of
+                every TCP flow in a kernel map, so bulk traffic never leaves
+                the kernel
+      afpacket  TPACKET_V3 rings in a fanout group of capture.workers sockets
+                (one decoder each), frames sized for 64 KiB GSO/GRO frames
+      auto      eBPF where the kernel supports it, AF_PACKET otherwise; the
+                first log line says which and why
+    The same pipeline as orchard analyze runs behind both: the same traffic
+    gives the same observations and alerts.
+
+    Alerts go to standard output and to outputs.file (JSON lines, rotated at
+    outputs.max_size, outputs.keep files kept). Prometheus metrics are served
+    on metrics.listen at /metrics, and /healthz answers ok.
+
+OPTIONS
+    -c, --config FILE   configuration (required); see orchard help config
+    --signatures DIR    signature files overriding the embedded ones
+    --log-format F      text (default) or json
+
+PRIVILEGES
+    Needs CAP_NET_RAW (AF_PACKET), CAP_NET_ADMIN (attaching the TC program),
+    CAP_BPF and CAP_PERFMON (loading eBPF, reading its maps); no other.
+    deploy/orchard.service runs it as an unprivileged user with exactly
+    these. Without one, orchard run exits with a message naming it and the
+    interface, e.g. "need CAP_NET_RAW to open AF_PACKET on eth1".
 
 SIGNALS
-    SIGHUP   reload configuration and signatures without stopping capture
-    SIGTERM  flush and exit
+    SIGHUP   reload configuration and signatures without stopping capture (a
+             config that does not validate is refused; the running one stays)
+    SIGTERM  flush open flows and pending alerts, then exit 0
+
+EXIT STATUS
+    0 stopped by SIGTERM/SIGINT; 1 capture could not start (missing
+    capability or interface); 2 bad usage or configuration.
 `
