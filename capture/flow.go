@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"time"
 
@@ -8,8 +9,8 @@ import (
 )
 
 // flowKey identifies a flow independent of direction: the endpoint with the
-// smaller (address, port) comes first. It is a small comparable struct, so
-// map lookups hash 37 bytes and allocate nothing.
+// smaller (address, port) comes first. It is a small comparable struct:
+// lookups hash 37 bytes and allocate nothing.
 type flowKey struct {
 	lo, hi         [16]byte
 	loPort, hiPort uint16
@@ -58,6 +59,7 @@ type flow struct {
 	plain     []string // plaintext mail commands seen (redacted)
 	prev      int32
 	next      int32
+	hnext     int32 // next entry in the same hash bucket, -1 at the end
 	inUse     bool
 }
 
@@ -85,8 +87,17 @@ func addrFrom(b [16]byte, _ uint8) netip.Addr {
 }
 
 // flowTable is a bounded flow table with idle expiry and LRU eviction.
+//
+// The index is a chained hash table over the preallocated entries (bucket
+// heads plus a next index in each entry), not a Go map: a gateway churns
+// through flows (a SYN flood inserts and deletes a million keys), and Go's
+// swiss-table maps slow down badly under such insert/delete churn until they
+// grow, while chains stay short (buckets = 2 x entries) and cost no garbage.
 type flowTable struct {
-	index   map[flowKey]int32
+	buckets []int32 // head entry of each bucket, -1 if empty
+	mask    uint64
+	seed    maphash.Seed
+	n       int
 	entries []flow
 	free    []int32
 	head    int32 // most recently used
@@ -96,8 +107,14 @@ type flowTable struct {
 }
 
 func newFlowTable(max int, idle time.Duration) *flowTable {
+	nb := 1
+	for nb < 2*max {
+		nb <<= 1
+	}
 	t := &flowTable{
-		index:   make(map[flowKey]int32, max),
+		buckets: make([]int32, nb),
+		mask:    uint64(nb - 1),
+		seed:    maphash.MakeSeed(),
 		entries: make([]flow, max),
 		free:    make([]int32, max),
 		head:    -1,
@@ -108,14 +125,25 @@ func newFlowTable(max int, idle time.Duration) *flowTable {
 	for i := range t.free {
 		t.free[i] = int32(max - 1 - i)
 	}
+	for i := range t.buckets {
+		t.buckets[i] = -1
+	}
 	return t
 }
 
-func (t *flowTable) len() int { return len(t.index) }
+func (t *flowTable) len() int { return t.n }
+
+func (t *flowTable) bucket(k *flowKey) uint64 {
+	return maphash.Comparable(t.seed, *k) & t.mask
+}
 
 func (t *flowTable) lookup(k flowKey) (int32, bool) {
-	i, ok := t.index[k]
-	return i, ok
+	for i := t.buckets[t.bucket(&k)]; i >= 0; i = t.entries[i].hnext {
+		if t.entries[i].key == k {
+			return i, true
+		}
+	}
+	return -1, false
 }
 
 // touch moves entry i to the head of the LRU list.
@@ -161,8 +189,10 @@ func (t *flowTable) insert(k flowKey) int32 {
 	n := len(t.free) - 1
 	i := t.free[n]
 	t.free = t.free[:n]
-	t.entries[i] = flow{key: k, prev: -1, next: -1, inUse: true}
-	t.index[k] = i
+	b := t.bucket(&k)
+	t.entries[i] = flow{key: k, prev: -1, next: -1, hnext: t.buckets[b], inUse: true}
+	t.buckets[b] = i
+	t.n++
 	t.pushFront(i)
 	return i
 }
@@ -173,7 +203,18 @@ func (t *flowTable) full() bool { return len(t.free) == 0 }
 func (t *flowTable) remove(i int32) {
 	e := &t.entries[i]
 	t.unlink(i)
-	delete(t.index, e.key)
+	b := t.bucket(&e.key)
+	if t.buckets[b] == i {
+		t.buckets[b] = e.hnext
+	} else {
+		for j := t.buckets[b]; j >= 0; j = t.entries[j].hnext {
+			if t.entries[j].hnext == i {
+				t.entries[j].hnext = e.hnext
+				break
+			}
+		}
+	}
+	t.n--
 	e.inUse = false
 	t.free = append(t.free, i)
 }
