@@ -90,6 +90,9 @@ type ClientHello struct {
 	// interned maps SNI and ALPN byte strings to strings already made, so
 	// that repeat names cost no allocation.
 	interned map[string]string
+
+	// fp memoises Fill's fingerprints and lists by stack (fpcache.go).
+	fp *fpCache
 }
 
 // intern returns b as a string, reusing an earlier string with the same bytes.
@@ -129,6 +132,7 @@ func (h *ClientHello) reset() {
 		Oddities:            h.Oddities[:0],
 		scratch:             h.scratch[:0],
 		interned:            h.interned,
+		fp:                  h.fp,
 	}
 }
 

@@ -12,43 +12,35 @@ import (
 // entries.
 const OddMalformedQUICTransportParams = "malformed-quic-transport-parameters"
 
-// Fill writes everything into dst (copies, no aliasing of packet buffers),
+// Fill writes everything into dst (nothing aliases packet buffers),
 // including JA3 and JA4 computed with the given transport byte. It keeps
 // dst.Prologue and, for transport 'q', the QUIC packet facts in dst.QUIC
 // (Version, DCID, SCID, Packets) that the QUIC decoder sets; it fills
 // dst.QUIC.TransportParameters, creating dst.QUIC if needed. For other
 // transports dst.QUIC is left as it is.
+//
+// The fingerprints and lists are memoised per ClientHello by the exact
+// fields they derive from, so a stack seen before costs no formatting,
+// hashing or copying: dst shares the strings and the ALPN, version,
+// cipher, extension, group and signature slices with earlier observations
+// of the same stack. Those slices are read-only; a consumer must copy
+// before changing one (their capacity is capped, so an append copies).
+// Oddities and QUIC transport parameters are dst's own.
 func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
 	dst.ServerName = h.ServerName // strings are immutable: sharing is no aliasing
-	dst.ALPN = slices.Clone(h.ALPN)
 	dst.Version = h.LegacyVersion
-	// One backing array for the five lists and one string for the four
-	// fingerprints: a ClientHello observation costs a handful of
-	// allocations, not a dozen.
-	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
-	backing := make([]uint16, 0, n)
-	carve := func(v []uint16) []uint16 {
-		start := len(backing)
-		backing = append(backing, v...)
-		return backing[start:len(backing):len(backing)]
+	e := h.fingerprints(transport)
+	dst.ALPN = e.alpn
+	dst.SupportedVersions = e.supportedVersions
+	dst.CipherSuites = e.cipherSuites
+	dst.Extensions = e.extensions
+	dst.SupportedGroups = e.supportedGroups
+	dst.SignatureAlgorithms = e.signatureAlgorithms
+	dst.JA3String, dst.JA3, dst.JA4, dst.JA4R = e.ja3String, e.ja3, e.ja4, e.ja4r
+	dst.Oddities = nil
+	if len(h.Oddities) > 0 {
+		dst.Oddities = slices.Clone(h.Oddities)
 	}
-	dst.SupportedVersions = carve(h.SupportedVersions)
-	dst.CipherSuites = carve(h.CipherSuites)
-	dst.Extensions = carve(h.Extensions)
-	dst.SupportedGroups = carve(h.SupportedGroups)
-	dst.SignatureAlgorithms = carve(h.SignatureAlgorithms)
-
-	var buf [1024]byte
-	b := h.AppendJA3String(buf[:0])
-	i1 := len(b)
-	b = h.AppendJA3(b)
-	i2 := len(b)
-	b = h.AppendJA4(b, transport)
-	i3 := len(b)
-	b = h.AppendJA4R(b, transport)
-	all := string(b)
-	dst.JA3String, dst.JA3, dst.JA4, dst.JA4R = all[:i1], all[i1:i2], all[i2:i3], all[i3:]
-	dst.Oddities = slices.Clone(h.Oddities)
 	if transport == 'q' {
 		if dst.QUIC == nil {
 			dst.QUIC = &observe.QUICInfo{}

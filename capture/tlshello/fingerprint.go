@@ -48,7 +48,11 @@ func appendDecimalList(dst []byte, list []uint16) []byte {
 // string.
 func (h *ClientHello) AppendJA3(dst []byte) []byte {
 	var buf [1024]byte
-	sum := md5.Sum(h.AppendJA3String(buf[:0]))
+	return appendMD5Hex(dst, h.AppendJA3String(buf[:0]))
+}
+
+func appendMD5Hex(dst, b []byte) []byte {
+	sum := md5.Sum(b)
 	return hex.AppendEncode(dst, sum[:])
 }
 

@@ -1,0 +1,139 @@
+package tlshello
+
+import (
+	"hash/maphash"
+	"slices"
+)
+
+// fpCacheSize is the number of fingerprint cache slots. An office has a few
+// dozen distinct TLS stacks (browsers, mail clients, OS services); 1024
+// slots hold them all with room for the odd scanner.
+const fpCacheSize = 1024
+
+// maxFPKey bounds the key of a cacheable ClientHello. Real hellos give keys
+// of 100-300 bytes; a hostile one with thousands of ciphers or extensions
+// is fingerprinted without the cache rather than pinning memory.
+const maxFPKey = 2048
+
+// fpCache memoises what Fill derives from the fingerprinted fields of a
+// ClientHello: the JA3 string, JA3, JA4, JA4_r and copies of the lists. It
+// belongs to one ClientHello (one worker), so it needs no locking.
+//
+// It is direct-mapped: a slot is chosen by the key's hash and a new key
+// replaces whatever was there. A hit compares the whole key, so a hash
+// collision costs a recomputation, never a wrong fingerprint.
+type fpCache struct {
+	seed  maphash.Seed
+	slots []fpEntry
+	key   []byte // scratch for building the key
+	// hits and misses are for tests and benchmarks.
+	hits, misses uint64
+}
+
+// fpEntry is one cached fingerprint set. Everything in it is immutable once
+// stored: Fill hands the same strings and slices to every observation of
+// the same stack.
+type fpEntry struct {
+	hash uint64
+	key  []byte // nil: empty slot
+
+	ja3String, ja3, ja4, ja4r string
+
+	alpn                []string
+	supportedVersions   []uint16
+	cipherSuites        []uint16
+	extensions          []uint16
+	supportedGroups     []uint16
+	signatureAlgorithms []uint16
+}
+
+// fpKey appends to dst exactly the inputs of the cached values: the
+// transport byte, legacy version, each list with its length, and the ALPN
+// values (JA4 uses the first; Fill copies them all). SNI presence for JA4
+// is the extension list's business, so it is covered too.
+func (h *ClientHello) fpKey(dst []byte, transport byte) []byte {
+	dst = append(dst, transport, byte(h.LegacyVersion>>8), byte(h.LegacyVersion))
+	for _, l := range [...][]uint16{h.CipherSuites, h.Extensions, h.SupportedGroups, h.SignatureAlgorithms, h.SupportedVersions} {
+		dst = appendLen(dst, len(l))
+		for _, v := range l {
+			dst = append(dst, byte(v>>8), byte(v))
+		}
+	}
+	dst = appendLen(dst, len(h.ECPointFormats))
+	dst = append(dst, h.ECPointFormats...)
+	dst = appendLen(dst, len(h.ALPN))
+	for _, a := range h.ALPN {
+		dst = appendLen(dst, len(a))
+		dst = append(dst, a...)
+	}
+	return dst
+}
+
+// appendLen appends n as a 4-byte big-endian length: keys of different
+// list splits can never be equal.
+func appendLen(dst []byte, n int) []byte {
+	return append(dst, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+func (c *fpCache) hash(key []byte) uint64 { return maphash.Bytes(c.seed, key) }
+
+// fingerprints returns the cached entry for h and transport, computing and
+// storing it on a miss.
+func (h *ClientHello) fingerprints(transport byte) *fpEntry {
+	c := h.fp
+	if c == nil {
+		c = &fpCache{seed: maphash.MakeSeed(), slots: make([]fpEntry, fpCacheSize)}
+		h.fp = c
+	}
+	c.key = h.fpKey(c.key[:0], transport)
+	sum := c.hash(c.key)
+	slot := &c.slots[sum%fpCacheSize]
+	if slot.key != nil && slot.hash == sum && string(slot.key) == string(c.key) {
+		c.hits++
+		return slot
+	}
+	c.misses++
+	e := h.computeFingerprints(transport)
+	if len(c.key) <= maxFPKey {
+		e.hash = sum
+		e.key = slices.Clone(c.key)
+		*slot = e
+		return slot
+	}
+	return &e
+}
+
+// computeFingerprints builds an entry from scratch: one backing array for
+// the five lists and one string for the four fingerprints.
+func (h *ClientHello) computeFingerprints(transport byte) fpEntry {
+	var e fpEntry
+	if len(h.ALPN) > 0 {
+		e.alpn = slices.Clip(slices.Clone(h.ALPN))
+	}
+	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
+	backing := make([]uint16, 0, n)
+	carve := func(v []uint16) []uint16 {
+		start := len(backing)
+		backing = append(backing, v...)
+		// Capacity capped: an append by a consumer copies instead of
+		// writing into the next list.
+		return backing[start:len(backing):len(backing)]
+	}
+	e.supportedVersions = carve(h.SupportedVersions)
+	e.cipherSuites = carve(h.CipherSuites)
+	e.extensions = carve(h.Extensions)
+	e.supportedGroups = carve(h.SupportedGroups)
+	e.signatureAlgorithms = carve(h.SignatureAlgorithms)
+
+	var buf [2048]byte
+	b := h.AppendJA3String(buf[:0])
+	i1 := len(b)
+	b = appendMD5Hex(b, b[:i1])
+	i2 := len(b)
+	b = h.AppendJA4R(b, transport)
+	i3 := len(b)
+	b = appendJA4FromRaw(b, b[i2:i3]) // JA4 hashes the raw form: sort and format once
+	all := string(b)
+	e.ja3String, e.ja3, e.ja4r, e.ja4 = all[:i1], all[i1:i2], all[i2:i3], all[i3:]
+	return e
+}

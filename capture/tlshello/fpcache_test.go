@@ -1,0 +1,221 @@
+package tlshello
+
+import (
+	"crypto/tls"
+	"slices"
+	"testing"
+
+	"github.com/orchard-nsm/orchard/capture/observe"
+)
+
+// freshFill is what Fill must produce: everything computed from scratch by
+// the uncached methods.
+func freshFill(h *ClientHello, transport byte) observe.ClientHello {
+	var o observe.ClientHello
+	o.ServerName = h.ServerName
+	o.Version = h.LegacyVersion
+	o.ALPN = slices.Clone(h.ALPN)
+	o.SupportedVersions = slices.Clone(h.SupportedVersions)
+	o.CipherSuites = slices.Clone(h.CipherSuites)
+	o.Extensions = slices.Clone(h.Extensions)
+	o.SupportedGroups = slices.Clone(h.SupportedGroups)
+	o.SignatureAlgorithms = slices.Clone(h.SignatureAlgorithms)
+	o.JA3String, o.JA3 = h.JA3()
+	o.JA4, o.JA4R = h.JA4(transport)
+	o.Oddities = slices.Clone(h.Oddities)
+	return o
+}
+
+func sameFill(t *testing.T, name string, got, want observe.ClientHello) {
+	t.Helper()
+	if got.ServerName != want.ServerName || got.Version != want.Version ||
+		!slices.Equal(got.ALPN, want.ALPN) || !slices.Equal(got.SupportedVersions, want.SupportedVersions) ||
+		!slices.Equal(got.CipherSuites, want.CipherSuites) || !slices.Equal(got.Extensions, want.Extensions) ||
+		!slices.Equal(got.SupportedGroups, want.SupportedGroups) || !slices.Equal(got.SignatureAlgorithms, want.SignatureAlgorithms) ||
+		got.JA3String != want.JA3String || got.JA3 != want.JA3 || got.JA4 != want.JA4 || got.JA4R != want.JA4R ||
+		!slices.Equal(got.Oddities, want.Oddities) {
+		t.Errorf("%s:\n got %+v\nwant %+v", name, got, want)
+	}
+}
+
+// TestFillCacheEveryInputCounts changes one fingerprint input at a time
+// between hellos parsed by the same parser: each must get its own
+// fingerprints, and a repeat must give the same as the first time.
+func TestFillCacheEveryInputCounts(t *testing.T) {
+	base := hello{version: 0x0303, ciphers: []uint16{0x1301, 0x1302, 0xc02b}, exts: []ext{
+		{extServerName, sniBody("a.example")},
+		{extALPN, alpnBody([]byte("h2"), []byte("http/1.1"))},
+		{extSupportedGroups, u16ListBody(2, 0x001d, 0x0017)},
+		{extECPointFormats, []byte{1, 0}},
+		{extSignatureAlgorithms, u16ListBody(2, 0x0403, 0x0804)},
+		{extSupportedVersions, u16ListBody(1, 0x0304, 0x0303)},
+	}}
+	variant := func(f func(*hello)) hello {
+		v := base
+		v.ciphers = slices.Clone(base.ciphers)
+		v.exts = slices.Clone(base.exts)
+		f(&v)
+		return v
+	}
+	hellos := map[string]hello{
+		"base":          base,
+		"legacy":        variant(func(v *hello) { v.version = 0x0301 }),
+		"cipher order":  variant(func(v *hello) { v.ciphers[0], v.ciphers[1] = v.ciphers[1], v.ciphers[0] }),
+		"cipher added":  variant(func(v *hello) { v.ciphers = append(v.ciphers, 0x002f) }),
+		"ext order":     variant(func(v *hello) { v.exts[2], v.exts[3] = v.exts[3], v.exts[2] }),
+		"no SNI":        variant(func(v *hello) { v.exts = v.exts[1:] }),
+		"other SNI":     variant(func(v *hello) { v.exts[0] = ext{extServerName, sniBody("b.example")} }),
+		"ALPN first":    variant(func(v *hello) { v.exts[1] = ext{extALPN, alpnBody([]byte("h3"), []byte("http/1.1"))} }),
+		"ALPN second":   variant(func(v *hello) { v.exts[1] = ext{extALPN, alpnBody([]byte("h2"))} }),
+		"groups":        variant(func(v *hello) { v.exts[2] = ext{extSupportedGroups, u16ListBody(2, 0x0017, 0x001d)} }),
+		"point formats": variant(func(v *hello) { v.exts[3] = ext{extECPointFormats, []byte{1, 1}} }),
+		"sigs":          variant(func(v *hello) { v.exts[4] = ext{extSignatureAlgorithms, u16ListBody(2, 0x0804, 0x0403)} }),
+		"versions":      variant(func(v *hello) { v.exts[5] = ext{extSupportedVersions, u16ListBody(1, 0x0303)} }),
+		// A list boundary moved: the same uint16s, split differently.
+		"split": variant(func(v *hello) {
+			v.exts[2] = ext{extSupportedGroups, u16ListBody(2, 0x001d, 0x0017, 0x0403)}
+			v.exts[4] = ext{extSignatureAlgorithms, u16ListBody(2, 0x0804)}
+		}),
+	}
+	var h ClientHello
+	first := map[string]observe.ClientHello{}
+	for round := range 2 {
+		for name, hh := range hellos {
+			for _, tr := range []byte{'t', 'q'} {
+				if err := h.Unmarshal(buildHello(hh)); err != nil {
+					t.Fatal(name, err)
+				}
+				want := freshFill(&h, tr)
+				var got observe.ClientHello
+				h.Fill(&got, tr)
+				sameFill(t, name, got, want)
+				k := name + string(tr)
+				if round == 1 && got.JA4R != first[k].JA4R {
+					t.Errorf("%s: repeat differs", name)
+				}
+				first[k] = got
+			}
+		}
+	}
+	// "other SNI" shares base's fingerprints (JA4 looks at SNI presence
+	// only); every other variant is its own stack, per transport.
+	if want := uint64(2 * (len(hellos) - 1)); h.fp.misses != want || h.fp.hits != uint64(4*len(hellos))-want {
+		t.Errorf("cache hits %d misses %d", h.fp.hits, h.fp.misses)
+	}
+}
+
+// TestFillCacheCollision puts a different stack under the hash of a cached
+// one: the full key comparison must catch it.
+func TestFillCacheCollision(t *testing.T) {
+	var h ClientHello
+	a := buildHello(hello{version: 0x0303, ciphers: []uint16{0x1301}})
+	b := buildHello(hello{version: 0x0303, ciphers: []uint16{0x1302}})
+	if err := h.Unmarshal(a); err != nil {
+		t.Fatal(err)
+	}
+	var oa observe.ClientHello
+	h.Fill(&oa, 't')
+	if err := h.Unmarshal(b); err != nil {
+		t.Fatal(err)
+	}
+	// Forge a collision: move a's entry to b's slot under b's hash.
+	sum := h.fp.hash(h.fpKey(nil, 't'))
+	moved := 0
+	for i := range h.fp.slots {
+		if e := h.fp.slots[i]; e.key != nil {
+			h.fp.slots[i] = fpEntry{}
+			e.hash = sum
+			h.fp.slots[sum%fpCacheSize] = e
+			moved++
+		}
+	}
+	if moved != 1 {
+		t.Fatalf("%d cached entries, want 1", moved)
+	}
+	var ob observe.ClientHello
+	h.Fill(&ob, 't')
+	sameFill(t, "collision", ob, freshFill(&h, 't'))
+	if ob.JA3 == oa.JA3 {
+		t.Errorf("collision returned the other stack's JA3 %s", ob.JA3)
+	}
+}
+
+// TestFillCacheShared: a repeat stack allocates only the observation's own
+// parts, and what it shares cannot be changed through an append.
+func TestFillCacheShared(t *testing.T) {
+	msg := specHello(true)
+	var h ClientHello
+	if err := h.Unmarshal(msg); err != nil {
+		t.Fatal(err)
+	}
+	var o1, o2 observe.ClientHello
+	h.Fill(&o1, 't')
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := h.Unmarshal(msg); err != nil {
+			t.Fatal(err)
+		}
+		h.Fill(&o2, 't')
+	})
+	if allocs != 0 {
+		t.Errorf("Fill of a repeated stack allocates %.1f times", allocs)
+	}
+	if &o1.CipherSuites[0] != &o2.CipherSuites[0] {
+		t.Error("repeat stack did not share the cached lists")
+	}
+	_ = append(o2.CipherSuites, 0xffff)
+	_ = append(o2.SupportedVersions, 0xffff)
+	if !slices.Equal(o1.Extensions, h.Extensions) || !slices.Equal(o1.CipherSuites, h.CipherSuites) {
+		t.Error("an append to a shared list wrote into the next one")
+	}
+}
+
+// TestFillCacheBounded: many distinct stacks keep the cache at its size and
+// still fingerprint correctly; an oversized key is not cached.
+func TestFillCacheBounded(t *testing.T) {
+	var h ClientHello
+	for i := range 3 * fpCacheSize {
+		if err := h.Unmarshal(buildHello(hello{version: 0x0303, ciphers: []uint16{uint16(i), 0x1301}})); err != nil {
+			t.Fatal(err)
+		}
+		var o observe.ClientHello
+		h.Fill(&o, 't')
+		if i%97 == 0 {
+			sameFill(t, "distinct", o, freshFill(&h, 't'))
+		}
+	}
+	if len(h.fp.slots) != fpCacheSize {
+		t.Errorf("cache grew to %d", len(h.fp.slots))
+	}
+	big := make([]uint16, maxFPKey)
+	for i := range big {
+		big[i] = uint16(i)
+	}
+	if err := h.Unmarshal(buildHello(hello{version: 0x0303, ciphers: big})); err != nil {
+		t.Fatal(err)
+	}
+	var o observe.ClientHello
+	h.Fill(&o, 't')
+	sameFill(t, "oversized", o, freshFill(&h, 't'))
+	for _, s := range h.fp.slots {
+		if len(s.key) > maxFPKey {
+			t.Fatalf("oversized key cached (%d bytes)", len(s.key))
+		}
+	}
+}
+
+func BenchmarkFillRepeat(b *testing.B) {
+	stream := goClientStream(b, &tls.Config{ServerName: "outlook.office365.com", NextProtos: []string{"h2", "http/1.1"}})
+	msg, err := ExtractHandshake(stream, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h ClientHello
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := h.Unmarshal(msg); err != nil {
+			b.Fatal(err)
+		}
+		o := &observe.ClientHello{}
+		h.Fill(o, 't')
+	}
+}
