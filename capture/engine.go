@@ -84,6 +84,7 @@ type Engine struct {
 	quic  *quic.Tracker
 	dns   dnsmsg.Parser
 	hello tlshello.ClientHello
+	synfp tcpfp.Cache
 	hsBuf []byte
 	stats Stats
 	// cur is the flow of the packet being processed, nil outside
@@ -383,7 +384,7 @@ func (e *Engine) syn() {
 	if d.has.ip4 {
 		ip = d.ip4.Contents
 	}
-	fp, err := tcpfp.Fingerprint(ip, d.tcp.Contents)
+	fp, err := e.synfp.Fingerprint(ip, d.tcp.Contents)
 	if err != nil {
 		e.skip(ReasonMalformedSYN, "%v", err)
 		return

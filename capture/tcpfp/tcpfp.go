@@ -112,6 +112,13 @@ const (
 // the IP length fields say there are some (IPv4 total length; IPv6 payload
 // length when the next header is TCP).
 func Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
+	return (*Cache)(nil).Fingerprint(ip, tcp)
+}
+
+// Fingerprint is the package's Fingerprint, with the strings and quirk
+// list of SYN shapes seen before taken from c instead of allocated. A nil
+// c caches nothing.
+func (c *Cache) Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
 	var s observe.TCPSyn
 	var q quirk
 	var ipHdrLen, payload int
@@ -289,10 +296,17 @@ func Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
 		b = append(b, '0')
 	}
 
-	all := string(b)
+	all := c.str(b, optStart, optEnd, fpEnd)
 	s.Fingerprint = all[:fpEnd]
 	s.Options = all[optStart:optEnd]
 	s.JA4T = all[fpEnd:]
+	s.Quirks = c.quirks(q)
+	return s, nil
+}
+
+// quirkList returns the names of the quirks in q, nil for none.
+func quirkList(q quirk) []string {
+	var l []string
 	if q != 0 {
 		n := 0
 		for i := range numQuirks {
@@ -300,14 +314,14 @@ func Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
 				n++
 			}
 		}
-		s.Quirks = make([]string, 0, n)
+		l = make([]string, 0, n)
 		for i := range numQuirks {
 			if q&(1<<i) != 0 {
-				s.Quirks = append(s.Quirks, quirkNames[i])
+				l = append(l, quirkNames[i])
 			}
 		}
 	}
-	return s, nil
+	return l
 }
 
 func wrap(err error, what string, got, want int) error {
