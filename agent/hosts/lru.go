@@ -5,6 +5,12 @@ package hosts
 type lru[K comparable, V any] struct {
 	m          map[K]*node[K, V]
 	head, tail *node[K, V]
+	// deletes since the map was last rebuilt. Go's swiss-table maps keep
+	// tombstones for deleted keys until they grow; under a flood of new
+	// sources (insert one, evict one, a million times) probes get long.
+	// Rebuilding once deletes exceed half the size keeps them short, at
+	// an amortised constant cost.
+	deletes int
 }
 
 type node[K comparable, V any] struct {
@@ -38,6 +44,14 @@ func (l *lru[K, V]) add(k K) *node[K, V] {
 func (l *lru[K, V]) remove(n *node[K, V]) {
 	l.unlink(n)
 	delete(l.m, n.key)
+	l.deletes++
+	if l.deletes > 1024 && l.deletes > len(l.m)/2 {
+		m := make(map[K]*node[K, V], len(l.m))
+		for k, v := range l.m {
+			m[k] = v
+		}
+		l.m, l.deletes = m, 0
+	}
 }
 
 func (l *lru[K, V]) oldest() *node[K, V] { return l.tail }
