@@ -112,8 +112,11 @@ type pending struct {
 // Agent is the detection pipeline. Observe, Flush, Hosts, Stats and Reload
 // must be called from one goroutine.
 type Agent struct {
-	cfg     *config.Config
-	sigs    Signatures
+	cfg  *config.Config
+	sigs Signatures
+	// match is sigs, or a memoising signatures.Matcher over it when sigs
+	// is a *signatures.Set.
+	match   Signatures
 	log     *slog.Logger
 	sink    FindingSink
 	table   *hosts.Table[hostData]
@@ -154,6 +157,10 @@ func New(cfg *config.Config, sigs Signatures, log *slog.Logger, sink FindingSink
 
 func (a *Agent) apply(cfg *config.Config, sigs Signatures) {
 	a.cfg, a.sigs = cfg, sigs
+	a.match = sigs
+	if set, ok := sigs.(*signatures.Set); ok {
+		a.match = set.NewMatcher()
+	}
 	a.mail = mail.NewMatcher(cfg.Mail.Servers)
 	a.interest.set(a.mail, sigs)
 	a.corr = correlate.New(cfg.Correlation, cfg.Allow)
@@ -255,7 +262,7 @@ func (a *Agent) Observe(o *observe.Observation) {
 	}
 	d := &h.Data
 	became := false
-	a.ev = a.sigs.Match(o, a.ev[:0])
+	a.ev = a.match.Match(o, a.ev[:0])
 	for i := range a.ev {
 		e := &a.ev[i]
 		if e.Time.IsZero() {

@@ -30,6 +30,10 @@ type Set struct {
 	txt         []int32
 	ua          []int32
 	addressPort []int32
+
+	// detail is the evidence detail of exact-match entries (JA4, JA3),
+	// by entry index; made once so a match does not concatenate.
+	detail []string
 }
 
 func (s *Set) index() {
@@ -37,6 +41,7 @@ func (s *Set) index() {
 	s.ja3 = make(map[string]int32)
 	s.service = make(map[string]int32)
 	s.modelExact = make(map[string]int32)
+	s.detail = make([]string, len(s.entries))
 	for i := range s.entries {
 		e := &s.entries[i]
 		n := int32(i)
@@ -47,8 +52,10 @@ func (s *Set) index() {
 			s.sni.add(s.entries, n)
 		case KindTLSJA4:
 			s.ja4[e.Pattern] = n
+			s.detail[n] = "ja4 " + e.Pattern
 		case KindTLSJA3:
 			s.ja3[e.Pattern] = n
+			s.detail[n] = "ja3 " + e.Pattern
 		case KindMDNSService:
 			s.service[e.Pattern] = n
 		case KindMDNSModel:
@@ -225,14 +232,21 @@ func (s *Set) matchTLS(o *observe.Observation, dst []Evidence, start int) []Evid
 			dst = s.matchName(o, dst, start, &s.names, name, via)
 		}
 	}
+	return s.matchFingerprints(o, dst, start)
+}
+
+// matchFingerprints matches the JA4 and JA3 of a ClientHello. Their entries
+// match exactly, so the detail is the entry's, made once at indexing.
+func (s *Set) matchFingerprints(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	ch := o.TLS
 	if ch.JA4 != "" {
 		if i, ok := s.ja4[ch.JA4]; ok {
-			dst = s.emit(o, dst, start, i, "ja4 "+ch.JA4, "")
+			dst = s.emit(o, dst, start, i, s.detail[i], "")
 		}
 	}
 	if ch.JA3 != "" {
 		if i, ok := s.ja3[ch.JA3]; ok {
-			dst = s.emit(o, dst, start, i, "ja3 "+ch.JA3, "")
+			dst = s.emit(o, dst, start, i, s.detail[i], "")
 		}
 	}
 	return dst
@@ -526,4 +540,129 @@ func (s *Set) WantsAddressPort(a netip.Addr, port uint16) bool {
 		}
 	}
 	return false
+}
+
+// matcherMax bounds each memo of a Matcher. Server names and SYN shapes
+// repeat; a scan of random names only makes a memo start over.
+const matcherMax = 4096
+
+// Matcher is a Set with memory for one consumer: it gives exactly what
+// Set.Match gives, but remembers the outcome of a server name or SYN shape
+// (which signature, and the evidence detail string), so that the evidence
+// of traffic seen before costs a map lookup instead of a name-index walk,
+// a pattern scan and a string concatenation. It is not safe for concurrent
+// use; the Set behind it stays shareable.
+type Matcher struct {
+	set *Set
+	sni map[sniKey]memo
+	tcp map[string]memo
+	key []byte // scratch for the SYN key
+}
+
+type sniKey struct {
+	name string
+	quic bool
+}
+
+// memo is a remembered outcome: entry -1 for no match.
+type memo struct {
+	entry  int32
+	detail string
+}
+
+// NewMatcher returns a Matcher over s.
+func (s *Set) NewMatcher() *Matcher {
+	return &Matcher{set: s, sni: make(map[sniKey]memo), tcp: make(map[string]memo)}
+}
+
+// Set returns the Set behind m.
+func (m *Matcher) Set() *Set { return m.set }
+
+// Versions is the Set's Versions.
+func (m *Matcher) Versions() map[string]string { return m.set.Versions() }
+
+// Match is Set.Match with memoised TLS server-name and TCP SYN matching.
+func (m *Matcher) Match(o *observe.Observation, dst []Evidence) []Evidence {
+	if o == nil {
+		return dst
+	}
+	switch o.Kind {
+	case observe.KindTLS:
+		if o.TLS != nil {
+			return m.matchTLS(o, dst, len(dst))
+		}
+	case observe.KindTCP:
+		if o.TCP != nil {
+			return m.matchTCP(o, dst, len(dst))
+		}
+	}
+	return m.set.Match(o, dst)
+}
+
+func (m *Matcher) matchTLS(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	s, ch := m.set, o.TLS
+	if ch.ServerName != "" {
+		k := sniKey{ch.ServerName, ch.QUIC != nil}
+		r, ok := m.sni[k]
+		if !ok {
+			via := "tls sni "
+			if k.quic {
+				via = "quic sni "
+			}
+			name := normalizeName(ch.ServerName)
+			r.entry = s.sni.lookup(s.entries, name)
+			if r.entry < 0 {
+				r.entry = s.names.lookup(s.entries, name)
+			}
+			if r.entry >= 0 {
+				r.detail = via + name
+			}
+			if len(m.sni) >= matcherMax {
+				clear(m.sni)
+			}
+			m.sni[k] = r
+		}
+		if r.entry >= 0 {
+			dst = s.emit(o, dst, start, r.entry, r.detail, "")
+		}
+	}
+	return s.matchFingerprints(o, dst, start)
+}
+
+func (m *Matcher) matchTCP(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	syn := o.TCP
+	// The key holds every field tcpMatch and the detail read.
+	k := append(m.key[:0], syn.Fingerprint...)
+	k = append(k, 0)
+	k = append(k, syn.JA4T...)
+	k = append(k, 0, syn.InitialTTL, byte(syn.Window>>8), byte(syn.Window), byte(syn.MSS>>8), byte(syn.MSS), byte(syn.WindowScale))
+	k = append(k, syn.Options...)
+	for _, q := range syn.Quirks {
+		k = append(k, 0)
+		k = append(k, q...)
+	}
+	m.key = k
+	r, ok := m.tcp[string(k)] // no allocation for the lookup
+	if !ok {
+		r.entry = -1
+		for _, i := range m.set.tcp {
+			if tcpMatch(m.set.entries[i].tcp, syn) {
+				r.entry = i
+				detail := syn.Fingerprint
+				if detail == "" {
+					detail = syn.JA4T
+				}
+				r.detail = "tcp syn " + detail
+				break
+			}
+		}
+		if len(m.tcp) >= matcherMax {
+			clear(m.tcp)
+		}
+		m.tcp[string(k)] = r
+	}
+	if r.entry >= 0 {
+		dst = m.set.emit(o, dst, start, r.entry, r.detail, "")
+	}
+	return dst
 }
