@@ -292,7 +292,7 @@ func (e *Engine) flowFor(sport, dport uint16, proto uint8, senderIsClient bool) 
 			e.endFlow(e.flows.tail, "evicted")
 		}
 		i = e.flows.insert(k)
-		f := &e.flows.entries[i]
+		f := e.flows.at(i)
 		f.start = now
 		f.clientLo = srcIsLo == senderIsClient
 		smac, dmac := e.macs()
@@ -316,7 +316,7 @@ func (e *Engine) flowFor(sport, dport uint16, proto uint8, senderIsClient bool) 
 	} else {
 		e.flows.touch(i)
 	}
-	f := &e.flows.entries[i]
+	f := e.flows.at(i)
 	f.last = now
 	dr := toServer
 	if srcIsLo != f.clientLo {
@@ -643,7 +643,7 @@ func (e *Engine) flowCommunity(f *flow) string {
 }
 
 func (e *Engine) endFlow(i int32, reason string) {
-	f := &e.flows.entries[i]
+	f := e.flows.at(i)
 	for d := range f.stream {
 		s := &f.stream[d]
 		if !s.done && s.buf != nil && s.gap() {

@@ -88,7 +88,14 @@ func addrFrom(b [16]byte, _ uint8) netip.Addr {
 
 // flowTable is a bounded flow table with idle expiry and LRU eviction.
 //
-// The index is a chained hash table over the preallocated entries (bucket
+// Entries are allocated flowChunk at a time when the free list first
+// reaches them. The free list hands out low indices first and reuses freed
+// ones first, so memory follows the peak number of concurrent flows, not
+// MaxFlows: a table sized for a gateway's worst case costs a quiet
+// capture little, and the garbage collector does not scan (nor the
+// process touch) tens of megabytes of unused entries.
+//
+// The index is a chained hash table over the entries (bucket
 // heads plus a next index in each entry), not a Go map: a gateway churns
 // through flows (a SYN flood inserts and deletes a million keys), and Go's
 // swiss-table maps slow down badly under such insert/delete churn until they
@@ -98,7 +105,7 @@ type flowTable struct {
 	mask    uint64
 	seed    maphash.Seed
 	n       int
-	entries []flow
+	chunks  [][]flow // entries, flowChunk each; nil until first used
 	free    []int32
 	head    int32 // most recently used
 	tail    int32 // least recently used
@@ -115,7 +122,7 @@ func newFlowTable(max int, idle time.Duration) *flowTable {
 		buckets: make([]int32, nb),
 		mask:    uint64(nb - 1),
 		seed:    maphash.MakeSeed(),
-		entries: make([]flow, max),
+		chunks:  make([][]flow, (max+flowChunk-1)/flowChunk),
 		free:    make([]int32, max),
 		head:    -1,
 		tail:    -1,
@@ -133,13 +140,27 @@ func newFlowTable(max int, idle time.Duration) *flowTable {
 
 func (t *flowTable) len() int { return t.n }
 
+// flowChunk is how many entries are allocated at a time.
+const flowChunk = 1024
+
+// at returns entry i, which must have been allocated.
+func (t *flowTable) at(i int32) *flow { return &t.chunks[uint32(i)/flowChunk][uint32(i)%flowChunk] }
+
+// alloc makes sure entry i's chunk exists.
+func (t *flowTable) alloc(i int32) {
+	c := i / flowChunk
+	if t.chunks[c] == nil {
+		t.chunks[c] = make([]flow, min(flowChunk, t.max-int(c)*flowChunk))
+	}
+}
+
 func (t *flowTable) bucket(k *flowKey) uint64 {
 	return maphash.Comparable(t.seed, *k) & t.mask
 }
 
 func (t *flowTable) lookup(k flowKey) (int32, bool) {
-	for i := t.buckets[t.bucket(&k)]; i >= 0; i = t.entries[i].hnext {
-		if t.entries[i].key == k {
+	for i := t.buckets[t.bucket(&k)]; i >= 0; i = t.at(i).hnext {
+		if t.at(i).key == k {
 			return i, true
 		}
 	}
@@ -156,14 +177,14 @@ func (t *flowTable) touch(i int32) {
 }
 
 func (t *flowTable) unlink(i int32) {
-	e := &t.entries[i]
+	e := t.at(i)
 	if e.prev >= 0 {
-		t.entries[e.prev].next = e.next
+		t.at(e.prev).next = e.next
 	} else if t.head == i {
 		t.head = e.next
 	}
 	if e.next >= 0 {
-		t.entries[e.next].prev = e.prev
+		t.at(e.next).prev = e.prev
 	} else if t.tail == i {
 		t.tail = e.prev
 	}
@@ -171,11 +192,11 @@ func (t *flowTable) unlink(i int32) {
 }
 
 func (t *flowTable) pushFront(i int32) {
-	e := &t.entries[i]
+	e := t.at(i)
 	e.prev = -1
 	e.next = t.head
 	if t.head >= 0 {
-		t.entries[t.head].prev = i
+		t.at(t.head).prev = i
 	}
 	t.head = i
 	if t.tail < 0 {
@@ -190,7 +211,8 @@ func (t *flowTable) insert(k flowKey) int32 {
 	i := t.free[n]
 	t.free = t.free[:n]
 	b := t.bucket(&k)
-	t.entries[i] = flow{key: k, prev: -1, next: -1, hnext: t.buckets[b], inUse: true}
+	t.alloc(i)
+	*t.at(i) = flow{key: k, prev: -1, next: -1, hnext: t.buckets[b], inUse: true}
 	t.buckets[b] = i
 	t.n++
 	t.pushFront(i)
@@ -201,15 +223,15 @@ func (t *flowTable) full() bool { return len(t.free) == 0 }
 
 // remove drops entry i from the table.
 func (t *flowTable) remove(i int32) {
-	e := &t.entries[i]
+	e := t.at(i)
 	t.unlink(i)
 	b := t.bucket(&e.key)
 	if t.buckets[b] == i {
 		t.buckets[b] = e.hnext
 	} else {
-		for j := t.buckets[b]; j >= 0; j = t.entries[j].hnext {
-			if t.entries[j].hnext == i {
-				t.entries[j].hnext = e.hnext
+		for j := t.buckets[b]; j >= 0; j = t.at(j).hnext {
+			if t.at(j).hnext == i {
+				t.at(j).hnext = e.hnext
 				break
 			}
 		}
@@ -225,7 +247,7 @@ func (t *flowTable) oldestIdle(now int64) (int32, bool) {
 	if t.tail < 0 {
 		return -1, false
 	}
-	if now-t.entries[t.tail].last > t.idle {
+	if now-t.at(t.tail).last > t.idle {
 		return t.tail, true
 	}
 	return -1, false
