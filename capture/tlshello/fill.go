@@ -23,7 +23,8 @@ const OddMalformedQUICTransportParams = "malformed-quic-transport-parameters"
 // fields they derive from, so a stack seen before costs no formatting,
 // hashing or copying: dst shares the strings and the ALPN, version,
 // cipher, extension, group and signature slices with earlier observations
-// of the same stack. Those slices are read-only; a consumer must copy
+// of the same stack (the lists only when their GREASE values are the same
+// too). Those slices are read-only; a consumer must copy
 // before changing one (their capacity is capped, so an append copies).
 // Oddities and QUIC transport parameters are dst's own.
 func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
@@ -31,11 +32,7 @@ func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
 	dst.Version = h.LegacyVersion
 	e := h.fingerprints(transport)
 	dst.ALPN = e.alpn
-	dst.SupportedVersions = e.supportedVersions
-	dst.CipherSuites = e.cipherSuites
-	dst.Extensions = e.extensions
-	dst.SupportedGroups = e.supportedGroups
-	dst.SignatureAlgorithms = e.signatureAlgorithms
+	dst.SupportedVersions, dst.CipherSuites, dst.Extensions, dst.SupportedGroups, dst.SignatureAlgorithms = h.lists(e)
 	dst.JA3String, dst.JA3, dst.JA4, dst.JA4R = e.ja3String, e.ja3, e.ja4, e.ja4r
 	dst.Oddities = nil
 	if len(h.Oddities) > 0 {

@@ -50,12 +50,18 @@ type fpEntry struct {
 // fpKey appends to dst exactly the inputs of the cached values: the
 // transport byte, legacy version, each list with its length, and the ALPN
 // values (JA4 uses the first; Fill copies them all). SNI presence for JA4
-// is the extension list's business, so it is covered too.
+// is the extension list's business, so it is covered too. GREASE values
+// are all written as 0x0a0a: no fingerprint depends on which one a client
+// drew (Chrome draws anew per connection), so the strings are shared; the
+// lists, which keep the GREASE values, are compared on a hit (see lists).
 func (h *ClientHello) fpKey(dst []byte, transport byte) []byte {
 	dst = append(dst, transport, byte(h.LegacyVersion>>8), byte(h.LegacyVersion))
 	for _, l := range [...][]uint16{h.CipherSuites, h.Extensions, h.SupportedGroups, h.SignatureAlgorithms, h.SupportedVersions} {
 		dst = appendLen(dst, len(l))
 		for _, v := range l {
+			if isGREASE(v) {
+				v = 0x0a0a // every fingerprint drops GREASE: one value stands for all
+			}
 			dst = append(dst, byte(v>>8), byte(v))
 		}
 	}
@@ -78,7 +84,8 @@ func appendLen(dst []byte, n int) []byte {
 func (c *fpCache) hash(key []byte) uint64 { return maphash.Bytes(c.seed, key) }
 
 // fingerprints returns the cached entry for h and transport, computing and
-// storing it on a miss.
+// storing it on a miss. Its lists may hold other GREASE values than h's:
+// use lists to read them.
 func (h *ClientHello) fingerprints(transport byte) *fpEntry {
 	c := h.fp
 	if c == nil {
@@ -110,6 +117,37 @@ func (h *ClientHello) computeFingerprints(transport byte) fpEntry {
 	if len(h.ALPN) > 0 {
 		e.alpn = slices.Clip(slices.Clone(h.ALPN))
 	}
+	h.copyLists(&e)
+
+	var buf [2048]byte
+	b := h.AppendJA3String(buf[:0])
+	i1 := len(b)
+	b = appendMD5Hex(b, b[:i1])
+	i2 := len(b)
+	b = h.AppendJA4R(b, transport)
+	i3 := len(b)
+	b = appendJA4FromRaw(b, b[i2:i3]) // JA4 hashes the raw form: sort and format once
+	all := string(b)
+	e.ja3String, e.ja3, e.ja4r, e.ja4 = all[:i1], all[i1:i2], all[i2:i3], all[i3:]
+	return e
+}
+
+// lists returns e's lists if they equal h's (same GREASE values too), else
+// fresh copies of h's, so that an observation always carries its own
+// hello's values.
+func (h *ClientHello) lists(e *fpEntry) (versions, ciphers, exts, groups, sigs []uint16) {
+	if slices.Equal(e.cipherSuites, h.CipherSuites) && slices.Equal(e.extensions, h.Extensions) &&
+		slices.Equal(e.supportedGroups, h.SupportedGroups) && slices.Equal(e.supportedVersions, h.SupportedVersions) &&
+		slices.Equal(e.signatureAlgorithms, h.SignatureAlgorithms) {
+		return e.supportedVersions, e.cipherSuites, e.extensions, e.supportedGroups, e.signatureAlgorithms
+	}
+	var c fpEntry
+	h.copyLists(&c)
+	return c.supportedVersions, c.cipherSuites, c.extensions, c.supportedGroups, c.signatureAlgorithms
+}
+
+// copyLists copies h's five lists into e, in one backing array.
+func (h *ClientHello) copyLists(e *fpEntry) {
 	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
 	backing := make([]uint16, 0, n)
 	carve := func(v []uint16) []uint16 {
@@ -124,16 +162,4 @@ func (h *ClientHello) computeFingerprints(transport byte) fpEntry {
 	e.extensions = carve(h.Extensions)
 	e.supportedGroups = carve(h.SupportedGroups)
 	e.signatureAlgorithms = carve(h.SignatureAlgorithms)
-
-	var buf [2048]byte
-	b := h.AppendJA3String(buf[:0])
-	i1 := len(b)
-	b = appendMD5Hex(b, b[:i1])
-	i2 := len(b)
-	b = h.AppendJA4R(b, transport)
-	i3 := len(b)
-	b = appendJA4FromRaw(b, b[i2:i3]) // JA4 hashes the raw form: sort and format once
-	all := string(b)
-	e.ja3String, e.ja3, e.ja4r, e.ja4 = all[:i1], all[i1:i2], all[i2:i3], all[i3:]
-	return e
 }
