@@ -14,6 +14,7 @@
 package mail
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"time"
@@ -49,7 +50,14 @@ type server struct {
 	exact    map[string]bool
 	suffixes []string // ".example.com" for "*.example.com"
 	ports    []portProto
+	// v4 holds the IPv4 prefixes of cfg.Addresses as (address, mask)
+	// words, checked with one AND each: every TLS hello and reported flow
+	// asks every server; other holds the rest, checked with Contains.
+	v4    []v4net
+	other []netip.Prefix
 }
+
+type v4net struct{ addr, mask uint32 }
 
 // Matcher knows the configured mail servers. It is read-only after
 // NewMatcher and may be shared.
@@ -72,6 +80,15 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 		}
 		for _, p := range s.Protocols {
 			sv.ports = append(sv.ports, portProto{p.Port, p.Name})
+		}
+		for _, p := range s.Addresses {
+			if p.Addr().Is4() && p.Bits() >= 0 {
+				a := p.Addr().As4()
+				// A shift by 32 gives 0: /0 matches every IPv4 address.
+				sv.v4 = append(sv.v4, v4net{binary.BigEndian.Uint32(a[:]), ^uint32(0) << (32 - p.Bits())})
+			} else {
+				sv.other = append(sv.other, p)
+			}
 		}
 		m.servers = append(m.servers, sv)
 	}
@@ -115,8 +132,20 @@ func (s *server) protocol(port uint16, t observe.Transport) string {
 	return ""
 }
 
+// hasAddr is Contains over cfg.Addresses: an IPv4 address matches IPv4
+// prefixes only, anything else the other prefixes.
 func (s *server) hasAddr(a netip.Addr) bool {
-	for _, p := range s.cfg.Addresses {
+	if a.Is4() {
+		b := a.As4()
+		x := binary.BigEndian.Uint32(b[:])
+		for _, n := range s.v4 {
+			if (x^n.addr)&n.mask == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range s.other {
 		if p.Contains(a) {
 			return true
 		}
