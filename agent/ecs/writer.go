@@ -178,43 +178,62 @@ func (o *obj) endItem() { o.close() }
 func (o *obj) endArr() { o.b = append(o.b, ']') }
 
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD:
-// names on the wire are attacker-controlled bytes.
+// names on the wire are attacker-controlled bytes. Runs of bytes that need
+// no escape (nearly all of them) are appended in one copy.
 func appendString(b []byte, s string) []byte {
 	const hexd = "0123456789abcdef"
 	b = append(b, '"')
+	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
 				b = append(b, '\\', c)
-			case c == '\n':
+			case '\n':
 				b = append(b, '\\', 'n')
-			case c == '\r':
+			case '\r':
 				b = append(b, '\\', 'r')
-			case c == '\t':
+			case '\t':
 				b = append(b, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-			case c == '<' || c == '>' || c == '&':
-				// Safe to embed in HTML views.
-				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
 			default:
-				b = append(b, c)
+				// Control characters, DEL, and '<', '>', '&' (safe to
+				// embed in HTML views).
+				b = append(b, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
 			b = append(b, `\u202`...)
 			b = append(b, hexd[r&0xf])
-		} else {
-			b = append(b, s[i:i+size]...)
+		default:
+			i += size // valid UTF-8 stays in the run
+			continue
 		}
 		i += size
+		start = i
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonSafe marks the ASCII bytes appendString copies as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
