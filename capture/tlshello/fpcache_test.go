@@ -225,3 +225,20 @@ func BenchmarkFillRepeat(b *testing.B) {
 		h.Fill(o, 't')
 	}
 }
+
+func BenchmarkFillHit(b *testing.B) {
+	stream := goClientStream(b, &tls.Config{ServerName: "outlook.office365.com", NextProtos: []string{"h2", "http/1.1"}})
+	msg, err := ExtractHandshake(stream, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h ClientHello
+	if err := h.Unmarshal(msg); err != nil {
+		b.Fatal(err)
+	}
+	var o observe.ClientHello
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Fill(&o, 't')
+	}
+}
