@@ -1,7 +1,6 @@
 package tcpfp
 
 import (
-	"errors"
 	"reflect"
 	"testing"
 )
@@ -15,7 +14,7 @@ func TestCacheSameAsUncached(t *testing.T) {
 		t.Helper()
 		want, werr := Fingerprint(ip, tcp)
 		got, gerr := c.Fingerprint(ip, tcp)
-		if !errors.Is(gerr, werr) || !reflect.DeepEqual(got, want) {
+		if !sameErr(gerr, werr) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s:\n got %+v %v\nwant %+v %v", name, got, gerr, want, werr)
 		}
 	}
@@ -46,8 +45,8 @@ func TestCacheSameAsUncached(t *testing.T) {
 		tcp[14], tcp[15] = byte(w>>8), byte(w)
 		check("flood", ip, tcp)
 	}
-	if len(c.strs) > cacheMax || len(c.qlists) > cacheMax {
-		t.Errorf("cache grew to %d strings, %d quirk lists", len(c.strs), len(c.qlists))
+	if len(c.syns) > cacheMax {
+		t.Errorf("cache grew to %d shapes", len(c.syns))
 	}
 }
 
@@ -74,6 +73,34 @@ func TestCacheAllocs(t *testing.T) {
 	if !reflect.DeepEqual(s1.Quirks, s2.Quirks) {
 		t.Error("an append to a cached quirk list changed the next result")
 	}
+}
+
+func sameErr(a, b error) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Error() == b.Error())
+}
+
+// fuzzCache persists across fuzz inputs, so that inputs differing only in
+// bytes outside the shape (timestamps, TTL) meet an entry made by another.
+var fuzzCache Cache
+
+func FuzzCacheSameAsUncached(f *testing.F) {
+	ip, tcp := macSYN()
+	f.Add(ip, tcp)
+	ip6 := make([]byte, 40)
+	ip6[0] = 0x60
+	f.Add(ip6, tcp)
+	odd := append([]byte(nil), tcp...)
+	odd[41] = 0 // after EOL: a timestamp-looking tail
+	f.Add(ip, append(odd[:42:42], 8, 10, 1, 2, 3, 4, 5, 6, 7, 8))
+	f.Fuzz(func(t *testing.T, ip, tcp []byte) {
+		want, werr := Fingerprint(ip, tcp)
+		for range 2 { // the first may fill the cache, the second must hit
+			got, gerr := fuzzCache.Fingerprint(ip, tcp)
+			if !sameErr(gerr, werr) || !reflect.DeepEqual(got, want) {
+				t.Fatalf("cached\n got %+v %v\nwant %+v %v", got, gerr, want, werr)
+			}
+		}
+	})
 }
 
 func BenchmarkCacheFingerprint(b *testing.B) {

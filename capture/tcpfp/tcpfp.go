@@ -224,6 +224,21 @@ func (c *Cache) Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
 		q |= qAE
 	}
 
+	opts := tcp[20:doff]
+	o := parseOptions(opts, &q)
+	s.MSS = o.mss
+	s.WindowScale = o.ws
+
+	// A SYN shape seen before: everything but the observed TTL is known.
+	var key []byte
+	if c != nil {
+		key = c.shapeKey(&s, q, o, ipHdrLen+doff, hasPayload, opts)
+		if r, ok := c.syns[string(key)]; ok { // no allocation for the lookup
+			r.TTL = s.TTL
+			return r, nil
+		}
+	}
+
 	// One buffer holds the p0f signature and then JA4T; both strings are
 	// cut from a single conversion.
 	var arr [512]byte
@@ -234,11 +249,6 @@ func (c *Cache) Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
 	b = append(b, ':')
 	b = strconv.AppendUint(b, uint64(s.IPOptionLen), 10)
 	b = append(b, ':')
-
-	opts := tcp[20:doff]
-	o := parseOptions(opts, &q)
-	s.MSS = o.mss
-	s.WindowScale = o.ws
 
 	if o.hasMSS {
 		b = strconv.AppendUint(b, uint64(o.mss), 10)
@@ -296,11 +306,15 @@ func (c *Cache) Fingerprint(ip, tcp []byte) (observe.TCPSyn, error) {
 		b = append(b, '0')
 	}
 
-	all := c.str(b, optStart, optEnd, fpEnd)
+	all := string(b)
 	s.Fingerprint = all[:fpEnd]
 	s.Options = all[optStart:optEnd]
 	s.JA4T = all[fpEnd:]
-	s.Quirks = c.quirks(q)
+	if q != 0 {
+		l := quirkList(q)
+		s.Quirks = l[:len(l):len(l)]
+	}
+	c.put(key, s)
 	return s, nil
 }
 
