@@ -55,7 +55,7 @@ func (d *defragmenter) add(now time.Time, k fragKey, off int, more bool, data []
 		e.total = off + len(data)
 	}
 	e.s.add(uint32(off), data, 65535, d.pool)
-	if e.total > 0 && e.s.contig >= e.total {
+	if e.total > 0 && int(e.s.contig) >= e.total {
 		d.buf = append(d.buf[:0], e.s.buf[:e.total]...)
 		e.s.release(d.pool)
 		delete(d.entries, k)

@@ -70,7 +70,7 @@ func (e *Engine) inspectTCP(f *flow, dr dir, seq uint32, payload []byte) {
 			return
 		}
 	}
-	if overflow || s.contig >= e.cfg.StreamLimit {
+	if overflow || int(s.contig) >= e.cfg.StreamLimit {
 		if f.mode != modeDNS {
 			e.skip(ReasonStreamOverflow, "first flight larger than %d bytes without a complete message", e.cfg.StreamLimit)
 		}
@@ -269,14 +269,14 @@ func (e *Engine) mailPrologue(f *flow, data []byte) verdict {
 	if f.prologue != "" {
 		return e.tlsHello(f, data)
 	}
-	pos := f.stream[toServer].scanOff
+	pos := int(f.stream[toServer].scanOff)
 	for pos < len(data) {
 		nl := bytes.IndexByte(data[pos:], '\n')
 		if nl < 0 {
 			if len(data)-pos > 1024 {
 				return verdictDone
 			}
-			f.stream[toServer].scanOff = pos
+			f.stream[toServer].scanOff = int32(pos)
 			return verdictNeedMore
 		}
 		line := bytes.TrimRight(data[pos:pos+nl], "\r")
@@ -304,20 +304,20 @@ func (e *Engine) mailPrologue(f *flow, data []byte) verdict {
 			arg, _, _ := bytes.Cut(rest, []byte(" "))
 			if a := string(upper(arg, 8)); a == "TLS" || a == "SSL" || a == "TLS-C" {
 				f.setTLSOff(pos, "ftp-auth-tls")
-				f.stream[toServer].scanOff = pos
+				f.stream[toServer].scanOff = int32(pos)
 				return e.tlsHello(f, data)
 			}
 		case "STARTTLS":
 			f.setTLSOff(pos, proto+"-starttls")
-			f.stream[toServer].scanOff = pos
+			f.stream[toServer].scanOff = int32(pos)
 			return e.tlsHello(f, data)
 		case "STLS":
 			f.setTLSOff(pos, "pop3-stls")
-			f.stream[toServer].scanOff = pos
+			f.stream[toServer].scanOff = int32(pos)
 			return e.tlsHello(f, data)
 		}
 	}
-	f.stream[toServer].scanOff = pos
+	f.stream[toServer].scanOff = int32(pos)
 	return verdictNeedMore
 }
 
@@ -431,10 +431,10 @@ func (e *Engine) tcpDNS(f *flow, dr dir, data []byte) verdict {
 		if !ok {
 			break
 		}
-		s.consumed += 2 + len(msg)
+		s.consumed += int32(2 + len(msg))
 		e.dnsMessage(msg, false, observe.TransportTCP, uint16(t.SrcPort), uint16(t.DstPort))
 	}
-	if s.consumed == len(data) && s.buf == nil {
+	if int(s.consumed) == len(data) && s.buf == nil {
 		// Everything was in this segment: later segments start fresh.
 		s.base += uint32(s.consumed)
 		s.consumed = 0
@@ -443,10 +443,10 @@ func (e *Engine) tcpDNS(f *flow, dr dir, data []byte) verdict {
 }
 
 // tlsOff is where TLS starts in the client stream, after any prologue.
-func (f *flow) tlsOff() int { return f.stream[toServer].tlsOff }
+func (f *flow) tlsOff() int { return int(f.stream[toServer].tlsOff) }
 
 func (f *flow) setTLSOff(off int, prologue string) {
-	f.stream[toServer].tlsOff = off
+	f.stream[toServer].tlsOff = int32(off)
 	f.prologue = prologue
 	f.mode = modeTLS
 }

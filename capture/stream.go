@@ -5,23 +5,31 @@ package capture
 // STARTTLS prologue or DNS messages. It is bounded by limit bytes; segments
 // out of order are placed by sequence number, retransmissions and overlaps
 // keep the bytes first seen, holes are counted.
+//
+// Every flow holds two, so the offsets are int32 (a stream never exceeds
+// the 16 KiB-ish StreamLimit; the engine caps it well below 2 GiB): the
+// flow table's entries are half the size they would be with ints.
 type stream struct {
 	base     uint32 // sequence number of byte 0
 	haveBase bool
-	buf      []byte // nil until the first payload byte
-	spans    [maxSpans]span
-	nspans   int
-	contig   int // bytes contiguous from 0
-	consumed int // bytes already handed to a parser (DNS over TCP)
-	scanOff  int // plaintext lines scanned so far (mail prologue)
-	tlsOff   int // where TLS starts after a plaintext prologue
 	done     bool
 	overflow bool
+	buf      []byte // nil until the first payload byte
+	spans    [maxSpans]span
+	nspans   int32
+	contig   int32 // bytes contiguous from 0
+	consumed int32 // bytes already handed to a parser (DNS over TCP)
+	scanOff  int32 // plaintext lines scanned so far (mail prologue)
+	tlsOff   int32 // where TLS starts after a plaintext prologue
 }
 
 const maxSpans = 8
 
-type span struct{ start, end int }
+// maxStreamLimit bounds the bytes a stream holds whatever the configured
+// limit, so that its int32 offsets cannot overflow.
+const maxStreamLimit = 1 << 30
+
+type span struct{ start, end int32 }
 
 // setISN records the SYN's sequence number: data starts at isn+1.
 func (s *stream) setISN(isn uint32) {
@@ -34,6 +42,7 @@ func (s *stream) setISN(isn uint32) {
 // add places a segment. It returns true when the contiguous prefix grew.
 // buffers supplies and recycles the backing arrays.
 func (s *stream) add(seq uint32, payload []byte, limit int, pool *bufPool) (grew bool, overflow bool) {
+	limit = min(limit, maxStreamLimit) // offsets are int32
 	if s.done || len(payload) == 0 {
 		return false, false
 	}
@@ -82,23 +91,23 @@ func (s *stream) add(seq uint32, payload []byte, limit int, pool *bufPool) (grew
 // merges the span list.
 func (s *stream) fill(off, end int, payload []byte) {
 	pos := off
-	for i := 0; i < s.nspans && pos < end; i++ {
-		sp := s.spans[i]
-		if sp.end <= pos {
+	for i := 0; i < int(s.nspans) && pos < end; i++ {
+		start, spEnd := int(s.spans[i].start), int(s.spans[i].end)
+		if spEnd <= pos {
 			continue
 		}
-		if sp.start >= end {
+		if start >= end {
 			break
 		}
-		if sp.start > pos {
-			copy(s.buf[pos:sp.start], payload[pos-off:sp.start-off])
+		if start > pos {
+			copy(s.buf[pos:start], payload[pos-off:start-off])
 		}
-		pos = sp.end
+		pos = spEnd
 	}
 	if pos < end {
 		copy(s.buf[pos:end], payload[pos-off:])
 	}
-	s.insertSpan(span{off, end})
+	s.insertSpan(span{int32(off), int32(end)})
 	if s.nspans > 0 && s.spans[0].start == 0 {
 		s.contig = s.spans[0].end
 	}
@@ -109,7 +118,7 @@ func (s *stream) insertSpan(n span) {
 	var out [maxSpans + 1]span
 	k := 0
 	placed := false
-	for i := 0; i < s.nspans; i++ {
+	for i := 0; i < int(s.nspans); i++ {
 		sp := s.spans[i]
 		switch {
 		case sp.end < n.start:
@@ -138,7 +147,7 @@ func (s *stream) insertSpan(n span) {
 		k = maxSpans
 	}
 	copy(s.spans[:], out[:k])
-	s.nspans = k
+	s.nspans = int32(k)
 }
 
 // data returns the contiguous bytes from 0.

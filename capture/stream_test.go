@@ -68,7 +68,7 @@ func FuzzReassembly(f *testing.F) {
 		if spill {
 			return
 		}
-		if got, want := s.contig, min(m.contig(), limit); got != want {
+		if got, want := int(s.contig), min(m.contig(), limit); got != want {
 			t.Fatalf("contiguous %d, model %d", got, want)
 		}
 		if !bytes.Equal(s.data(), m.data[:s.contig]) {
