@@ -84,9 +84,11 @@ type Engine struct {
 	quic  *quic.Tracker
 	dns   dnsmsg.Parser
 	hello tlshello.ClientHello
-	synfp tcpfp.Cache
-	hsBuf []byte
-	stats Stats
+	// spareStreams are stream pairs of flows past inspection, for reuse.
+	spareStreams []*[2]stream
+	synfp        tcpfp.Cache
+	hsBuf        []byte
+	stats        Stats
 	// cur is the flow of the packet being processed, nil outside
 	// tcpPacket and udpPacket.
 	cur *flow
@@ -352,10 +354,14 @@ func (e *Engine) tcpPacket() {
 				f.syn = true
 				e.syn()
 			}
-			f.stream[toServer].setISN(t.Seq)
+			if f.state == inspectPending {
+				e.streams(f)[toServer].setISN(t.Seq)
+			}
 		} else {
 			f.synAck = true
-			f.stream[toClient].setISN(t.Seq)
+			if f.state == inspectPending {
+				e.streams(f)[toClient].setISN(t.Seq)
+			}
 		}
 	}
 	if len(t.Payload) > 0 && f.state == inspectPending {
@@ -644,17 +650,47 @@ func (e *Engine) flowCommunity(f *flow) string {
 
 func (e *Engine) endFlow(i int32, reason string) {
 	f := e.flows.at(i)
-	for d := range f.stream {
-		s := &f.stream[d]
-		if !s.done && s.buf != nil && s.gap() {
-			e.stats.Skipped[ReasonStreamGap]++
+	if f.stream != nil {
+		for d := range f.stream {
+			s := &f.stream[d]
+			if !s.done && s.buf != nil && s.gap() {
+				e.stats.Skipped[ReasonStreamGap]++
+			}
+			s.release(e.pool)
 		}
-		s.release(e.pool)
+		e.putStreams(f)
 	}
 	if f.report {
 		e.emitFlow(f, reason)
 	}
 	e.flows.remove(i)
+}
+
+// maxSpareStreams bounds the stream pairs kept for reuse.
+const maxSpareStreams = 4096
+
+// streams returns f's stream pair, taking one from the spares (or making
+// one) if f has none.
+func (e *Engine) streams(f *flow) *[2]stream {
+	if f.stream == nil {
+		if n := len(e.spareStreams); n > 0 {
+			f.stream = e.spareStreams[n-1]
+			e.spareStreams = e.spareStreams[:n-1]
+		} else {
+			f.stream = new([2]stream)
+		}
+	}
+	return f.stream
+}
+
+// putStreams takes f's stream pair back (its buffers already released).
+func (e *Engine) putStreams(f *flow) {
+	p := f.stream
+	f.stream = nil
+	if len(e.spareStreams) < maxSpareStreams {
+		*p = [2]stream{}
+		e.spareStreams = append(e.spareStreams, p)
+	}
 }
 
 // Now is the capture time of the last packet processed.

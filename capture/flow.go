@@ -52,7 +52,11 @@ type flow struct {
 	report    bool // start and end are reported (Config.FlowFilter)
 	state     flowState
 	community string
-	stream    [2]stream // per direction first-flight reassembly
+	// stream is the per-direction first-flight reassembly state, from the
+	// engine's spares while the flow is inspected (inspectPending), nil
+	// before and after: most flows in the table are past inspection, and
+	// without it an entry is a third of the size.
+	stream    *[2]stream
 	mode      streamMode
 	helloDone bool
 	prologue  string

@@ -42,7 +42,7 @@ func (e *Engine) inspectTCP(f *flow, dr dir, seq uint32, payload []byte) {
 	if dr == toClient && f.mode != modeDNS {
 		return // only the client's first flight matters
 	}
-	s := &f.stream[dr]
+	s := &e.streams(f)[dr]
 	// Fast path: the segment is the start of the stream and nothing is
 	// buffered; most ClientHellos and request heads fit in one segment,
 	// and most bulk flows are rejected here without a copy.
@@ -93,6 +93,7 @@ func (e *Engine) finishStream(f *flow, dr dir) {
 		f.stream[0].release(e.pool)
 		f.stream[1].release(e.pool)
 		f.state = inspectDone
+		e.putStreams(f)
 	}
 }
 
