@@ -34,7 +34,9 @@ type decoder struct {
 	gtp    layers.GTPv1U
 	pppoe  pppoeSession
 
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	// parsers holds one parser per first layer type, found by a scan
+	// (six entries, Ethernet first) rather than a map lookup per packet.
+	parsers []firstParser
 	types   []gopacket.LayerType
 
 	// Results of the last decode.
@@ -45,15 +47,28 @@ type decoder struct {
 	fragment bool // IP fragment other than a complete datagram: no transport header to trust
 }
 
+type firstParser struct {
+	first gopacket.LayerType
+	p     *gopacket.DecodingLayerParser
+}
+
 func newDecoder() *decoder {
-	d := &decoder{parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser), types: make([]gopacket.LayerType, 0, 16)}
+	d := &decoder{types: make([]gopacket.LayerType, 0, 16)}
 	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6ext,
 		&d.tcp, &d.udp, &d.arp, &d.icmp6, &d.ns, &d.na, &d.gre, &d.erspan, &d.vxlan, &d.geneve, &d.gtp, &d.pppoe}
+	// The layers in a slice indexed by layer type (gopacket's sparse
+	// container) instead of the default map: the parser looks one up per
+	// decoded layer, three or four per packet.
+	var layersByType gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, l := range all {
+		layersByType = layersByType.Put(l)
+	}
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
 		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
-		p := gopacket.NewDecodingLayerParser(first, all...)
+		p := gopacket.NewDecodingLayerParser(first)
+		p.SetDecodingLayerContainer(layersByType)
 		p.IgnoreUnsupported = true
-		d.parsers[first] = p
+		d.parsers = append(d.parsers, firstParser{first, p})
 	}
 	// Payloads are inspected from the transport layer's Payload; telling
 	// the TCP layer not to copy options keeps decoding allocation-free.
@@ -92,7 +107,14 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) error {
 	d.has = struct{ eth, sll, ip4, ip6, tcp, udp, arp, ns, na, vlan bool }{}
 	d.vlan = 0
 	d.fragment = false
-	p := d.parsers[firstLayer(lt, data)]
+	first := firstLayer(lt, data)
+	var p *gopacket.DecodingLayerParser
+	for i := range d.parsers {
+		if d.parsers[i].first == first {
+			p = d.parsers[i].p
+			break
+		}
+	}
 	if p == nil {
 		return errUnknownLink
 	}
