@@ -5,8 +5,11 @@
 //
 // It imports nothing of the project. Observations are produced only for the
 // rare packets that carry one, so they may allocate; the per-packet decode
-// path does not. An Observation owns its slices: producers copy out of packet
-// buffers before emitting.
+// path does not. An Observation never aliases a packet buffer: producers copy
+// out before emitting. Its slices and strings are read-only: producers may
+// share them between observations (the ClientHello lists and fingerprints
+// of one TLS stack, the fields of one SYN shape are cached and shared), so a
+// consumer that wants to change one must copy it first.
 package observe
 
 import (
@@ -268,8 +271,8 @@ type Flow struct {
 	Plaintext []string
 }
 
-// Sink receives observations. Implementations must not retain the pointer
-// beyond the call unless they own it: producers hand over ownership.
+// Sink receives observations. The Observation itself is handed over (the
+// sink may keep it); its slices stay read-only, see the package comment.
 type Sink interface {
 	Observe(*Observation)
 }
