@@ -556,6 +556,9 @@ type Matcher struct {
 	set *Set
 	sni map[sniKey]memo
 	tcp map[string]memo
+	// ap remembers flow destinations: a flow's detail is built from its
+	// address and port, two allocations a flow without it.
+	ap  map[netip.AddrPort]memo
 	key []byte // scratch for the SYN key
 }
 
@@ -572,7 +575,7 @@ type memo struct {
 
 // NewMatcher returns a Matcher over s.
 func (s *Set) NewMatcher() *Matcher {
-	return &Matcher{set: s, sni: make(map[sniKey]memo), tcp: make(map[string]memo)}
+	return &Matcher{set: s, sni: make(map[sniKey]memo), tcp: make(map[string]memo), ap: make(map[netip.AddrPort]memo)}
 }
 
 // Set returns the Set behind m.
@@ -595,8 +598,38 @@ func (m *Matcher) Match(o *observe.Observation, dst []Evidence) []Evidence {
 		if o.TCP != nil {
 			return m.matchTCP(o, dst, len(dst))
 		}
+	case observe.KindFlow:
+		return m.matchAddressPort(o, dst, len(dst))
 	}
 	return m.set.Match(o, dst)
+}
+
+// matchAddressPort is Set.matchAddressPort, memoised by destination.
+func (m *Matcher) matchAddressPort(o *observe.Observation, dst []Evidence, start int) []Evidence {
+	if !o.Dst.IsValid() || len(m.set.addressPort) == 0 {
+		return dst
+	}
+	k := netip.AddrPortFrom(o.Dst.Unmap(), o.DstPort)
+	r, ok := m.ap[k]
+	if !ok {
+		r.entry = -1
+		for _, i := range m.set.addressPort {
+			e := &m.set.entries[i]
+			if (e.port == 0 || e.port == o.DstPort) && e.prefix.Contains(k.Addr()) {
+				r.entry = i
+				r.detail = "flow to " + k.String()
+				break
+			}
+		}
+		if len(m.ap) >= matcherMax {
+			clear(m.ap)
+		}
+		m.ap[k] = r
+	}
+	if r.entry >= 0 {
+		dst = m.set.emit(o, dst, start, r.entry, r.detail, "")
+	}
+	return dst
 }
 
 func (m *Matcher) matchTLS(o *observe.Observation, dst []Evidence, start int) []Evidence {

@@ -1,6 +1,7 @@
 package signatures
 
 import (
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -49,6 +50,21 @@ func TestMatcherSameAsSet(t *testing.T) {
 	syn(func(s *observe.TCPSyn) {
 		*s = observe.TCPSyn{InitialTTL: 64, Window: 64240, WindowScale: 7, MSS: 1460, Options: "mss,sok,ts,nop,ws"}
 	})
+	flow := func(dst string, port uint16) {
+		o := &observe.Observation{Meta: meta(), Kind: observe.KindFlow, Flow: &observe.Flow{Reason: "start"}}
+		if dst != "" {
+			o.Dst = netip.MustParseAddr(dst)
+		} else {
+			o.Dst = netip.Addr{}
+		}
+		o.DstPort = port
+		obs = append(obs, o)
+	}
+	for _, d := range []string{"17.57.146.20", "::ffff:17.57.146.20", "17.1.2.3", "8.8.8.8", "2620:149::1", ""} {
+		for _, p := range []uint16{443, 5223, 80, 0} {
+			flow(d, p)
+		}
+	}
 	obs = append(obs, dnsQuery("gateway.icloud.com"), &observe.Observation{Meta: meta(), Kind: observe.KindTLS})
 
 	m := s.NewMatcher()
@@ -66,7 +82,7 @@ func TestMatcherSameAsSet(t *testing.T) {
 	}
 }
 
-// TestMatcherAllocs: evidence from a memoised name or SYN shape costs no
+// TestMatcherAllocs: evidence from a memoised name, SYN shape or flow destination costs no
 // allocation beyond dst's growth.
 func TestMatcherAllocs(t *testing.T) {
 	s := embeddedSet(t)
@@ -74,11 +90,14 @@ func TestMatcherAllocs(t *testing.T) {
 	tls := &observe.Observation{Meta: meta(), Kind: observe.KindTLS, TLS: &observe.ClientHello{
 		ServerName: "Gateway.iCloud.com.", JA4: "t13d2613h2_2802a3db6c62_845d286b0d67", JA3: "6fa3244afc6bb6f9fad207b6b52af26b"}}
 	syn := appleSYN(true, 6)
+	flow := &observe.Observation{Meta: meta(), Kind: observe.KindFlow, Flow: &observe.Flow{Reason: "start"}}
+	flow.Dst, flow.DstPort = netip.MustParseAddr("17.57.146.20"), 5223
 	dst := make([]Evidence, 0, 8)
 	m.Match(tls, dst)
 	m.Match(syn, dst)
+	m.Match(flow, dst)
 	n := testing.AllocsPerRun(100, func() {
-		if len(m.Match(tls, dst[:0])) != 3 || len(m.Match(syn, dst[:0])) != 1 {
+		if len(m.Match(tls, dst[:0])) != 3 || len(m.Match(syn, dst[:0])) != 1 || len(m.Match(flow, dst[:0])) != 1 {
 			t.Fatal("no evidence")
 		}
 	})
