@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ func SupportedLinkType(lt layers.LinkType) bool { return supportedLinkTypes[lt] 
 type fileSource struct {
 	name   string
 	closer io.Closer
-	pcap   *pcapgo.Reader
+	pcap   *pcapReader
 	ng     *pcapgo.NgReader
 	link   layers.LinkType
 	n      uint64
@@ -76,23 +77,27 @@ func OpenFile(name string) (Source, error) {
 // NewFileSource reads a pcap or pcapng stream from r; name is used in
 // observations and errors.
 func NewFileSource(name string, r io.Reader) (Source, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	magic, err := br.Peek(4)
+	// Classic pcap is read by pcapReader, which returns packets in place;
+	// pcapng by gopacket's NgReader, handed what was read to find out.
+	pr := newPcapReader(r)
+	ok, err := pr.fill(4)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%s: %w: %d bytes, too short for a capture header", name, ErrBadMagic, len(magic))
-		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if !ok {
+		return nil, fmt.Errorf("%s: %w: %d bytes, too short for a capture header", name, ErrBadMagic, len(pr.unread()))
+	}
+	magic := pr.unread()[:4]
 	s := &fileSource{name: name}
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		s.pcap, err = pcapgo.NewReader(br)
-		if err != nil {
+		if err := pr.readHeader(); err != nil {
 			return nil, fmt.Errorf("%s: pcap header: %w", name, err)
 		}
-		s.link = s.pcap.LinkType()
+		s.pcap = pr
+		s.link = layers.LinkType(pr.link)
 	case 0x0a0d0d0a:
+		br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pr.unread()), r), 1<<20)
 		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("%s: pcapng header: %w", name, err)
@@ -128,7 +133,7 @@ func (s *fileSource) ReadPacket() ([]byte, PacketInfo, error) {
 		err  error
 	)
 	if s.pcap != nil {
-		data, ci, err = s.pcap.ZeroCopyReadPacketData()
+		data, ci.Timestamp, ci.CaptureLength, ci.Length, err = s.pcap.next()
 	} else {
 		data, ci, err = s.ng.ZeroCopyReadPacketData()
 	}
