@@ -11,6 +11,10 @@ type lru[K comparable, V any] struct {
 	// Rebuilding once deletes exceed half the size keeps them short, at
 	// an amortised constant cost.
 	deletes int
+	// last is the node most recently found or added: one observation asks
+	// for the same MAC, address and host several times (Learn, KeyFor,
+	// Resolve), and a key compare is much cheaper than a map probe.
+	last *node[K, V]
 }
 
 type node[K comparable, V any] struct {
@@ -23,7 +27,16 @@ func newLRU[K comparable, V any]() lru[K, V] { return lru[K, V]{m: make(map[K]*n
 
 func (l *lru[K, V]) len() int { return len(l.m) }
 
-func (l *lru[K, V]) get(k K) *node[K, V] { return l.m[k] }
+func (l *lru[K, V]) get(k K) *node[K, V] {
+	if n := l.last; n != nil && n.key == k {
+		return n
+	}
+	n := l.m[k]
+	if n != nil {
+		l.last = n
+	}
+	return n
+}
 
 // touch moves n to the front.
 func (l *lru[K, V]) touch(n *node[K, V]) {
@@ -38,12 +51,16 @@ func (l *lru[K, V]) add(k K) *node[K, V] {
 	n := &node[K, V]{key: k}
 	l.m[k] = n
 	l.pushFront(n)
+	l.last = n
 	return n
 }
 
 func (l *lru[K, V]) remove(n *node[K, V]) {
 	l.unlink(n)
 	delete(l.m, n.key)
+	if l.last == n {
+		l.last = nil
+	}
 	l.deletes++
 	if l.deletes > 1024 && l.deletes > len(l.m)/2 {
 		m := make(map[K]*node[K, V], len(l.m))
