@@ -62,6 +62,13 @@ type sigState struct {
 	details [maxDetails]uint64
 	n       int
 	contrib float64
+	// Repeats are the common case (the same JA4, SYN shape or name from
+	// the same host): the last detail seen, its key, the item it went to
+	// (-1 if none) and the last set name spare the hash and the scans.
+	lastDetail string
+	lastKey    uint64
+	lastItem   int
+	lastSet    string
 }
 
 type kindSum struct {
@@ -142,13 +149,21 @@ func detailKey(d string) uint64 {
 // Apple/not-Apple outcome changed.
 func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 	llr := appleLLR(e)
-	dk := detailKey(e.Detail)
-	a.addItem(e, dk, p)
+	s := a.sig(e.SignatureID, e.Kind, llr)
+	var dk uint64
+	if s.lastItem != 0 && e.Detail == s.lastDetail {
+		dk = s.lastKey
+	} else {
+		dk = detailKey(e.Detail)
+		s.lastDetail, s.lastKey, s.lastItem = e.Detail, dk, -1
+	}
+	a.addItem(s, e, dk, p)
 	if e.Model != "" {
 		a.model, a.modelOS = e.Model, e.Platform
 	}
-	if e.Set != "" {
+	if e.Set != "" && e.Set != s.lastSet {
 		a.addSet(e.Set)
+		s.lastSet = e.Set
 	}
 	if llr > 0 {
 		switch e.Platform {
@@ -171,7 +186,6 @@ func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 		}
 	}
 
-	s := a.sig(e.SignatureID, e.Kind, llr)
 	for i := 0; i < s.n; i++ {
 		if s.details[i] == dk {
 			return false // same signature, same detail: nothing new
@@ -213,6 +227,8 @@ func (a *Accumulator) Recompute(p *Params, now time.Time) {
 	}
 }
 
+// sig returns the state of signature id. A new one has lastItem 0, which
+// Add reads as "no detail seen yet" (item indexes are stored plus one).
 func (a *Accumulator) sig(id, kind string, llr float64) *sigState {
 	for i := range a.sigs {
 		if a.sigs[i].id == id {
@@ -249,7 +265,18 @@ func (a *Accumulator) sum(p *Params) float64 {
 	return lo
 }
 
-func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
+// addItem counts e in its item, or adds one. s.lastItem caches, plus one,
+// the index of the item of s.lastKey (0: unknown, -1: not kept); an entry
+// may since have been replaced, so a hit is checked.
+func (a *Accumulator) addItem(s *sigState, e *signatures.Evidence, dk uint64, p *Params) {
+	if j := s.lastItem - 1; j >= 0 && j < len(a.items) && a.items[j].key == dk && a.items[j].SignatureID == e.SignatureID {
+		it := &a.items[j]
+		it.Count++
+		if e.Time.After(it.Last) {
+			it.Last = e.Time
+		}
+		return
+	}
 	for i := range a.items {
 		it := &a.items[i]
 		if it.key == dk && it.SignatureID == e.SignatureID {
@@ -257,6 +284,7 @@ func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
 			if e.Time.After(it.Last) {
 				it.Last = e.Time
 			}
+			s.lastItem = i + 1
 			return
 		}
 	}
@@ -267,6 +295,7 @@ func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
 	it := Item{Evidence: *e, Count: 1, Last: e.Time, key: dk}
 	if len(a.items) < max {
 		a.items = append(a.items, it)
+		s.lastItem = len(a.items)
 		return
 	}
 	// Full: keep the strongest; replace the weakest if the new one is stronger.
@@ -278,6 +307,7 @@ func (a *Accumulator) addItem(e *signatures.Evidence, dk uint64, p *Params) {
 	}
 	if math.Abs(e.Weight) > math.Abs(a.items[w].Weight) {
 		a.items[w] = it
+		s.lastItem = w + 1
 	}
 }
 

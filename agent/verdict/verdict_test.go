@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -265,5 +266,83 @@ func TestAddDoesNotAllocateOnRepeat(t *testing.T) {
 	a.Add(e, &p)
 	if n := testing.AllocsPerRun(1000, func() { a.Add(e, &p) }); n != 0 {
 		t.Errorf("repeat Add allocates %v", n)
+	}
+}
+
+// TestItemsUnderRepeatsAndReplacement: the repeat shortcuts (last detail,
+// last item per signature) keep exactly the items a plain scan keeps,
+// also while a full list replaces its weakest entries and signatures
+// interleave, detail strings are rebuilt, and the prefixes differ.
+func TestItemsUnderRepeatsAndReplacement(t *testing.T) {
+	p := params()
+	p.MaxEvidence = 5
+	type key struct{ id, detail string }
+	type ref struct {
+		k      key
+		w      float64
+		count  int
+		last   time.Time
+		detail string
+	}
+	var want []ref
+	strip := func(d string) string {
+		for _, p := range []string{"dns query ", "tls sni "} {
+			if r, ok := strings.CutPrefix(d, p); ok {
+				return r
+			}
+		}
+		return d
+	}
+	refAdd := func(e *signatures.Evidence) {
+		k := key{e.SignatureID, strip(e.Detail)}
+		for i := range want {
+			if want[i].k == k {
+				want[i].count++
+				if e.Time.After(want[i].last) {
+					want[i].last = e.Time
+				}
+				return
+			}
+		}
+		r := ref{k, e.Weight, 1, e.Time, e.Detail}
+		if len(want) < p.MaxEvidence {
+			want = append(want, r)
+			return
+		}
+		w := 0
+		for i := range want {
+			if math.Abs(want[i].w) < math.Abs(want[w].w) {
+				w = i
+			}
+		}
+		if math.Abs(e.Weight) > math.Abs(want[w].w) {
+			want[w] = r
+		}
+	}
+	var a Accumulator
+	seed := uint32(7)
+	rnd := func(n int) int { seed = seed*1664525 + 1013904223; return int(seed>>16) % n }
+	for i := range 5000 {
+		id := fmt.Sprintf("sig.%d", rnd(4))
+		// dns query and dns response of one name are one detail.
+		via := [2]string{"dns query ", "tls sni "}[rnd(2)]
+		detail := via + fmt.Sprintf("n%d", rnd(3+rnd(4)))
+		// Rising weights keep a full list replacing its weakest entry.
+		w := float64(1 + i/4 + rnd(6))
+		e := ev(id, "k"+id, "apple-ios", detail, w, i)
+		if rnd(2) == 0 {
+			e.Detail = string([]byte(detail)) // same text, another string
+		}
+		refAdd(e)
+		a.Add(e, &p)
+		if len(a.items) != len(want) {
+			t.Fatalf("step %d: %d items, want %d", i, len(a.items), len(want))
+		}
+		for j, r := range want {
+			it := &a.items[j]
+			if it.SignatureID != r.k.id || strip(it.Detail) != r.k.detail || it.Count != r.count || !it.Last.Equal(r.last) {
+				t.Fatalf("step %d item %d: got %s %q count %d last %v, want %+v", i, j, it.SignatureID, it.Detail, it.Count, it.Last, r)
+			}
+		}
 	}
 }
