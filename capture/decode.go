@@ -38,6 +38,11 @@ type decoder struct {
 	// (six entries, Ethernet first) rather than a map lookup per packet.
 	parsers []firstParser
 	types   []gopacket.LayerType
+	// byType holds every layer above, for the fast path to ask whether
+	// gopacket would decode past the transport layer (tunnel ports).
+	byType gopacket.DecodingLayerContainer
+	// noFast turns the hand-written fast path off (tests compare the two).
+	noFast bool
 
 	// Results of the last decode.
 	has struct {
@@ -63,6 +68,7 @@ func newDecoder() *decoder {
 	for _, l := range all {
 		layersByType = layersByType.Put(l)
 	}
+	d.byType = layersByType
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
 		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
 		p := gopacket.NewDecodingLayerParser(first)
@@ -107,6 +113,9 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) error {
 	d.has = struct{ eth, sll, ip4, ip6, tcp, udp, arp, ns, na, vlan bool }{}
 	d.vlan = 0
 	d.fragment = false
+	if lt == layers.LinkTypeEthernet && !d.noFast && d.fastDecode(data) {
+		return nil
+	}
 	first := firstLayer(lt, data)
 	var p *gopacket.DecodingLayerParser
 	for i := range d.parsers {

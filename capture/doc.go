@@ -12,7 +12,15 @@
 // An Engine is one worker. It decodes in place with gopacket's
 // DecodingLayerParser (Ethernet, 802.1Q/QinQ, Linux SLL and SLL2, raw IP,
 // BSD null, IPv4, IPv6 with extension headers, GRE, ERSPAN II, VXLAN,
-// Geneve, GTP-U, PPPoE), keeps a bounded flow table (idle and LRU
+// Geneve, GTP-U, PPPoE). The common case alone (Ethernet, up to two VLAN
+// tags, IPv4 without fragmentation or IPv6 without extension headers, TCP or
+// UDP) is decoded by a hand-written fast path (fastpath.go) filling the same
+// gopacket layer structs: it is the hot path of every packet, and gopacket's
+// per-layer dispatch cost four to five times as much (STYLE.md allows
+// hand-written code on hot paths). Everything else, and anything the fast
+// path is unsure of, goes to gopacket unchanged; a differential test and a
+// fuzz target hold the two to the same result. The engine also keeps a
+// bounded flow table (idle and LRU
 // eviction), reassembles each TCP direction's first flight up to a bound
 // (out of order, retransmitted and overlapping segments; STARTTLS, FTP AUTH
 // TLS, HTTP CONNECT and SOCKS prologues), defragments IP, and hands payloads
