@@ -21,6 +21,7 @@ type node[K comparable, V any] struct {
 	key        K
 	val        V
 	prev, next *node[K, V]
+	dead       bool // removed: a hint to it is stale
 }
 
 func newLRU[K comparable, V any]() lru[K, V] { return lru[K, V]{m: make(map[K]*node[K, V])} }
@@ -57,6 +58,7 @@ func (l *lru[K, V]) add(k K) *node[K, V] {
 
 func (l *lru[K, V]) remove(n *node[K, V]) {
 	l.unlink(n)
+	n.dead = true
 	delete(l.m, n.key)
 	if l.last == n {
 		l.last = nil

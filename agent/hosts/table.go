@@ -99,13 +99,23 @@ type macInfo struct {
 	groups [maxGroups]uint32 // hashes of source address groups (IPv4 address or IPv6 /64)
 }
 
+// macEntry is a MAC's infrastructure knowledge plus hints: the nodes of
+// the host keyed by the MAC and of the address it last sent from, so that
+// a host's next packet finds them without map probes. A hint is used only
+// while its node is live and has the key asked for.
+type macEntry[T any] struct {
+	info macInfo
+	host *node[Key, Host[T]]
+	bind *node[netip.Addr, bindings]
+}
+
 // Table holds the hosts. It is not safe for concurrent use.
 type Table[T any] struct {
 	cfg      Config
 	hosts    lru[Key, Host[T]]
 	alias    map[observe.MAC]Key
 	bind     lru[netip.Addr, bindings]
-	macs     lru[observe.MAC, macInfo]
+	macs     lru[observe.MAC, macEntry[T]]
 	byID     map[string]Key
 	byName   map[string]Key
 	onRemove func(*Host[T])
@@ -132,7 +142,7 @@ func New[T any](cfg Config, onRemove func(*Host[T])) *Table[T] {
 		hosts:    newLRU[Key, Host[T]](),
 		alias:    map[observe.MAC]Key{},
 		bind:     newLRU[netip.Addr, bindings](),
-		macs:     newLRU[observe.MAC, macInfo](),
+		macs:     newLRU[observe.MAC, macEntry[T]](),
 		byID:     map[string]Key{},
 		byName:   map[string]Key{},
 		onRemove: onRemove,
@@ -149,7 +159,7 @@ func (t *Table[T]) Stats() Stats {
 	s.Hosts = t.hosts.len()
 	s.Bindings = t.bind.len()
 	for n := t.macs.head; n != nil; n = n.next {
-		if n.val.infra {
+		if n.val.info.infra {
 			s.Routers++
 		}
 	}
@@ -177,10 +187,13 @@ func (t *Table[T]) Get(k Key) *Host[T] {
 // Infrastructure reports whether m is a known router or gateway MAC.
 func (t *Table[T]) Infrastructure(m observe.MAC) bool {
 	n := t.macs.get(m)
-	return n != nil && n.val.infra
+	return n != nil && n.val.info.infra
 }
 
-func (t *Table[T]) macInfo(m observe.MAC) *macInfo {
+func (t *Table[T]) macInfo(m observe.MAC) *macInfo { return &t.macNode(m).val.info }
+
+// macNode returns m's entry, made (and made most recent) if need be.
+func (t *Table[T]) macNode(m observe.MAC) *node[observe.MAC, macEntry[T]] {
 	n := t.macs.get(m)
 	if n == nil {
 		// Bounded like the host table; infrastructure entries are
@@ -192,7 +205,7 @@ func (t *Table[T]) macInfo(m observe.MAC) *macInfo {
 	} else {
 		t.macs.touch(n)
 	}
-	return &n.val
+	return n
 }
 
 func usable(m observe.MAC) bool { return !m.IsZero() && !m.Multicast() }
@@ -219,7 +232,7 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 					if d.LeaseTime > 0 {
 						until = now.Add(time.Duration(d.LeaseTime) * time.Second)
 					}
-					t.bindAt(d.AssignedIP, d.ClientMAC, now, until)
+					t.bindAt(d.AssignedIP, d.ClientMAC, now, until, nil)
 				}
 			}
 		case "release", "decline":
@@ -237,13 +250,14 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 			return
 		}
 		if usable(a.MAC) && a.IP.IsValid() && !a.IP.IsUnspecified() && !t.Infrastructure(a.MAC) {
-			t.bindAt(a.IP, a.MAC, now, time.Time{})
+			t.bindAt(a.IP, a.MAC, now, time.Time{}, nil)
 		}
 		return
 	}
 	// Link-layer source: count the address groups each MAC sends from.
 	if usable(o.SrcMAC) && o.Src.IsValid() {
-		mi := t.macInfo(o.SrcMAC)
+		mn := t.macNode(o.SrcMAC)
+		mi := &mn.val.info
 		if !mi.infra {
 			g, ok := group(o.Src)
 			if ok {
@@ -264,7 +278,7 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 				}
 			}
 			if !mi.infra && ok {
-				t.bindAt(o.Src, o.SrcMAC, now, time.Time{})
+				mn.val.bind = t.bindAt(o.Src, o.SrcMAC, now, time.Time{}, mn.val.bind)
 			}
 		}
 	}
@@ -306,10 +320,15 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, nowT, untilT time.Time) {
+// bindAt records that mac has ip at nowT, and returns ip's node. hint, if
+// not nil, is a node that may be ip's.
+func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, nowT, untilT time.Time, hint *node[netip.Addr, bindings]) *node[netip.Addr, bindings] {
 	ip = ip.Unmap()
 	now, until := nanos(nowT), nanos(untilT)
-	n := t.bind.get(ip)
+	n := hint
+	if n == nil || n.dead || n.key != ip {
+		n = t.bind.get(ip)
+	}
 	if n == nil {
 		for t.bind.len() >= t.cfg.Max && t.bind.oldest() != nil {
 			t.bind.remove(t.bind.oldest())
@@ -324,7 +343,7 @@ func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, nowT, untilT time.Time
 		if cur.mac == mac && cur.end == 0 {
 			cur.last = max(cur.last, now)
 			cur.until = max(cur.until, until)
-			return
+			return n
 		}
 		if cur.end == 0 {
 			cur.end = now // the address changed hands
@@ -336,6 +355,7 @@ func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, nowT, untilT time.Time
 	}
 	b.h[b.n] = binding{mac: mac, from: now, last: now, until: until}
 	b.n++
+	return n
 }
 
 func (t *Table[T]) release(ip netip.Addr, mac observe.MAC, now time.Time) {
@@ -427,13 +447,32 @@ func (t *Table[T]) Resolve(mac observe.MAC, ip netip.Addr, at time.Time) *Host[T
 }
 
 func (t *Table[T]) resolveKey(k Key, at time.Time) *Host[T] {
-	n := t.hosts.get(k)
+	var n *node[Key, Host[T]]
+	// A MAC-keyed host is found from its MAC's entry (just looked up by
+	// Learn and KeyFor) when the hint there is live.
+	var mn *node[observe.MAC, macEntry[T]]
+	if !k.MAC.IsZero() {
+		if mn = t.macs.get(k.MAC); mn != nil {
+			if h := mn.val.host; h != nil && !h.dead && h.key == k {
+				n = h
+			}
+		}
+	}
+	if n == nil {
+		n = t.hosts.get(k)
+		if n != nil && mn != nil {
+			mn.val.host = n
+		}
+	}
 	if n == nil {
 		for t.hosts.len() >= t.cfg.Max {
 			t.removeHost(t.hosts.oldest())
 			t.stats.Evicted++
 		}
 		n = t.hosts.add(k)
+		if mn != nil {
+			mn.val.host = n
+		}
 		h := &n.val
 		h.Key, h.FirstSeen, h.LastSeen = k, at, at
 		if !k.MAC.IsZero() {

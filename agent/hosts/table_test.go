@@ -208,3 +208,55 @@ func TestNoHostForBroadcast(t *testing.T) {
 		t.Errorf("host %+v", h)
 	}
 }
+
+// TestHintsGoStale: a MAC's hints to its host and address nodes are not
+// used once those nodes are gone (expired, evicted, demoted): the next
+// packet makes a fresh host and a fresh binding.
+func TestHintsGoStale(t *testing.T) {
+	removed := 0
+	tb := New[int](Config{Max: 2, Idle: time.Minute}, func(*Host[int]) { removed++ })
+	see := func(m observe.MAC, from string, at time.Time) *Host[int] {
+		o := l2(m, from, at)
+		tb.Learn(o)
+		return tb.Resolve(o.SrcMAC, o.Src, o.Time)
+	}
+	h := see(mac(1), "10.0.0.1", t0)
+	h.Data = 7
+	if h2 := see(mac(1), "10.0.0.1", t0.Add(time.Second)); h2 != h || h2.Data != 7 {
+		t.Fatal("same MAC, other host")
+	}
+	tb.Expire(t0.Add(2 * time.Minute))
+	if removed != 1 || tb.Len() != 0 {
+		t.Fatalf("removed %d, %d hosts", removed, tb.Len())
+	}
+	h3 := see(mac(1), "10.0.0.1", t0.Add(3*time.Minute))
+	if h3 == h || h3.Data != 0 || !h3.FirstSeen.Equal(t0.Add(3*time.Minute)) || tb.Len() != 1 {
+		t.Fatalf("expired host came back: %+v", h3)
+	}
+	// Evicted by two newer hosts: mac(1) comes back fresh.
+	h3.Data = 9
+	see(mac(2), "10.0.0.2", t0.Add(4*time.Minute))
+	see(mac(3), "10.0.0.3", t0.Add(4*time.Minute))
+	if h4 := see(mac(1), "10.0.0.1", t0.Add(4*time.Minute)); h4 == h3 || h4.Data != 0 || tb.Get(Key{MAC: mac(1)}) != h4 {
+		t.Fatal("evicted host came back")
+	}
+	// Bindings: the address node is bounded too (Max 2); the binding of
+	// 10.0.0.1 to mac(1) is made again after eviction.
+	see(mac(2), "10.0.0.2", t0.Add(5*time.Minute))
+	see(mac(3), "10.0.0.3", t0.Add(5*time.Minute))
+	see(mac(1), "10.0.0.1", t0.Add(6*time.Minute))
+	if m, ok := tb.OwnerAt(ip("10.0.0.1"), t0.Add(6*time.Minute)); !ok || m != mac(1) {
+		t.Fatalf("owner of 10.0.0.1: %v %v", m, ok)
+	}
+	// The address node goes while the MAC entry stays: one other MAC
+	// sending from two addresses evicts 10.0.0.1's binding.
+	see(mac(2), "10.0.0.2", t0.Add(7*time.Minute))
+	see(mac(2), "10.0.0.3", t0.Add(7*time.Minute))
+	if _, ok := tb.OwnerAt(ip("10.0.0.1"), t0.Add(7*time.Minute)); ok {
+		t.Fatal("10.0.0.1 still bound")
+	}
+	see(mac(1), "10.0.0.1", t0.Add(8*time.Minute))
+	if m, ok := tb.OwnerAt(ip("10.0.0.1"), t0.Add(8*time.Minute)); !ok || m != mac(1) {
+		t.Fatalf("owner of 10.0.0.1 after eviction: %v %v", m, ok)
+	}
+}
