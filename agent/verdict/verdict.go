@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/orchard-nsm/orchard/signatures"
 )
@@ -71,6 +72,11 @@ type sigState struct {
 	lastSet    string
 }
 
+type itemIdx struct {
+	key  uint64
+	absW float64 // |Weight|
+}
+
 type kindSum struct {
 	kind     string
 	pos, neg float64
@@ -78,8 +84,12 @@ type kindSum struct {
 
 // Accumulator is one host's verdict state. The zero value is ready.
 type Accumulator struct {
-	sigs     []sigState
-	items    []Item
+	sigs  []sigState
+	items []Item
+	// idx parallels items with what the scans of addItem read: a key
+	// match or the weakest entry is found in a few cache lines instead
+	// of striding over whole items.
+	idx      []itemIdx
 	sets     []string
 	model    string
 	modelOS  string
@@ -230,6 +240,14 @@ func (a *Accumulator) Recompute(p *Params, now time.Time) {
 // sig returns the state of signature id. A new one has lastItem 0, which
 // Add reads as "no detail seen yet" (item indexes are stored plus one).
 func (a *Accumulator) sig(id, kind string, llr float64) *sigState {
+	// Signature ids come from the loaded set's entries, so a known one
+	// is nearly always the very same string: compare pointers first.
+	p := unsafe.StringData(id)
+	for i := range a.sigs {
+		if unsafe.StringData(a.sigs[i].id) == p && len(a.sigs[i].id) == len(id) {
+			return &a.sigs[i]
+		}
+	}
 	for i := range a.sigs {
 		if a.sigs[i].id == id {
 			return &a.sigs[i]
@@ -277,9 +295,11 @@ func (a *Accumulator) addItem(s *sigState, e *signatures.Evidence, dk uint64, p 
 		}
 		return
 	}
-	for i := range a.items {
-		it := &a.items[i]
-		if it.key == dk && it.SignatureID == e.SignatureID {
+	for i := range a.idx {
+		if a.idx[i].key != dk {
+			continue
+		}
+		if it := &a.items[i]; it.SignatureID == e.SignatureID {
 			it.Count++
 			if e.Time.After(it.Last) {
 				it.Last = e.Time
@@ -293,20 +313,23 @@ func (a *Accumulator) addItem(s *sigState, e *signatures.Evidence, dk uint64, p 
 		max = 32
 	}
 	it := Item{Evidence: *e, Count: 1, Last: e.Time, key: dk}
+	ix := itemIdx{key: dk, absW: math.Abs(e.Weight)}
 	if len(a.items) < max {
 		a.items = append(a.items, it)
+		a.idx = append(a.idx, ix)
 		s.lastItem = len(a.items)
 		return
 	}
 	// Full: keep the strongest; replace the weakest if the new one is stronger.
 	w := 0
-	for i := range a.items {
-		if math.Abs(a.items[i].Weight) < math.Abs(a.items[w].Weight) {
+	for i := range a.idx {
+		if a.idx[i].absW < a.idx[w].absW {
 			w = i
 		}
 	}
-	if math.Abs(e.Weight) > math.Abs(a.items[w].Weight) {
+	if ix.absW > a.idx[w].absW {
 		a.items[w] = it
+		a.idx[w] = ix
 		s.lastItem = w + 1
 	}
 }
