@@ -395,9 +395,10 @@ func (e *Engine) syn() {
 		e.skip(ReasonMalformedSYN, "%v", err)
 		return
 	}
-	o := e.newObs(observe.KindTCP, observe.TransportTCP, uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort))
-	o.TCP = &fp
-	e.emit(o)
+	so := &synObs{s: fp}
+	e.initObs(&so.o, observe.KindTCP, observe.TransportTCP, uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort))
+	so.o.TCP = &so.s
+	e.emit(&so.o)
 }
 
 func (e *Engine) udpPacket() {
@@ -475,13 +476,16 @@ func (e *Engine) quicDatagram(f *flow, b []byte, sport, dport uint16) {
 		e.skip(ReasonMalformedTLS, "QUIC ClientHello: %v", err)
 		return
 	}
-	o := e.newObs(observe.KindTLS, observe.TransportUDP, sport, dport)
-	o.TLS = &observe.ClientHello{QUIC: &observe.QUICInfo{
+	qo := &quicObs{q: observe.QUICInfo{
 		Version: res.Version,
 		DCID:    bytes.Clone(res.DCID),
 		SCID:    bytes.Clone(res.SCID),
 		Packets: res.Packets,
 	}}
+	o := &qo.o
+	e.initObs(o, observe.KindTLS, observe.TransportUDP, sport, dport)
+	qo.h.QUIC = &qo.q
+	o.TLS = &qo.h
 	e.hello.Fill(o.TLS, 'q') // also parses the transport parameters
 	e.emit(o)
 	e.reconsiderFlow(f, o.TLS.ServerName)
@@ -553,8 +557,40 @@ func (e *Engine) ndp() {
 // newObs builds an observation with the current packet's metadata, from
 // the sender's view.
 func (e *Engine) newObs(k observe.Kind, tr observe.Transport, sport, dport uint16) *observe.Observation {
+	o := new(observe.Observation)
+	e.initObs(o, k, tr, sport, dport)
+	return o
+}
+
+// Observations are handed to the sink, which may keep them, so each is a
+// new allocation; an observation and the one record it carries are
+// allocated together (one allocation instead of two per TLS, SYN and flow
+// observation).
+type (
+	tlsObs struct {
+		o observe.Observation
+		h observe.ClientHello
+	}
+	quicObs struct {
+		o observe.Observation
+		h observe.ClientHello
+		q observe.QUICInfo
+	}
+	synObs struct {
+		o observe.Observation
+		s observe.TCPSyn
+	}
+	flowObs struct {
+		o observe.Observation
+		f observe.Flow
+	}
+)
+
+// initObs fills o (zero) with the current packet's metadata, from the
+// sender's view.
+func (e *Engine) initObs(o *observe.Observation, k observe.Kind, tr observe.Transport, sport, dport uint16) {
 	d := e.dec
-	o := &observe.Observation{Kind: k}
+	o.Kind = k
 	o.Time = e.now
 	o.Source = e.source
 	o.Packet = e.pkt
@@ -583,7 +619,6 @@ func (e *Engine) newObs(k observe.Kind, tr observe.Transport, sport, dport uint1
 	} else {
 		o.CommunityID = CommunityID(o.Src, o.Dst, sport, dport, proto)
 	}
-	return o
 }
 
 func ip6(b net.IP) netip.Addr {
@@ -604,20 +639,23 @@ func (e *Engine) emitFlow(f *flow, reason string) {
 	if f.key.proto == 17 {
 		tr = observe.TransportUDP
 	}
-	o := &observe.Observation{Kind: observe.KindFlow}
+	fo := &flowObs{}
+	o := &fo.o
+	o.Kind = observe.KindFlow
 	o.Meta = observe.Meta{
 		Time: time.Unix(0, f.last).UTC(), Source: e.source, Packet: e.pkt,
 		SrcMAC: f.clientMAC, DstMAC: f.serverMAC, VLAN: f.vlan,
 		Src: caddr, Dst: saddr, SrcPort: cport, DstPort: sport, Transport: tr,
 		CommunityID: e.flowCommunity(f),
 	}
-	o.Flow = &observe.Flow{
+	fo.f = observe.Flow{
 		Start: time.Unix(0, f.start).UTC(), End: time.Unix(0, f.last).UTC(),
 		PacketsOut: f.pkts[toServer], PacketsIn: f.pkts[toClient],
 		BytesOut: f.bytes[toServer], BytesIn: f.bytes[toClient],
 		SYNSeen: f.syn, Established: f.synAck || (tr == observe.TransportUDP && f.pkts[toClient] > 0),
 		Reason: reason,
 	}
+	o.Flow = &fo.f
 	if len(f.plain) > 0 {
 		o.Flow.Plaintext = f.plain
 	}

@@ -172,8 +172,10 @@ func (e *Engine) tlsHello(f *flow, data []byte) verdict {
 		return verdictDone
 	}
 	t := &e.dec.tcp
-	o := e.newObs(observe.KindTLS, observe.TransportTCP, uint16(t.SrcPort), uint16(t.DstPort))
-	o.TLS = &observe.ClientHello{}
+	to := &tlsObs{}
+	o := &to.o
+	e.initObs(o, observe.KindTLS, observe.TransportTCP, uint16(t.SrcPort), uint16(t.DstPort))
+	o.TLS = &to.h
 	e.hello.Fill(o.TLS, 't')
 	o.TLS.Prologue = f.prologue
 	e.emit(o)
