@@ -73,8 +73,11 @@ type sigState struct {
 }
 
 type itemIdx struct {
-	key  uint64
-	absW float64 // |Weight|
+	key   uint64
+	absW  float64 // |Weight|
+	sig   int     // index in sigs
+	count int     // Item.Count, filled in by Result
+	last  time.Time
 }
 
 type kindSum struct {
@@ -85,6 +88,7 @@ type kindSum struct {
 // Accumulator is one host's verdict state. The zero value is ready.
 type Accumulator struct {
 	sigs  []sigState
+	ids   []string // sigs[i].id: the lookup reads 16 bytes a signature
 	items []Item
 	// idx parallels items with what the scans of addItem read: a key
 	// match or the weakest entry is found in a few cache lines instead
@@ -159,7 +163,8 @@ func detailKey(d string) uint64 {
 // Apple/not-Apple outcome changed.
 func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 	llr := appleLLR(e)
-	s := a.sig(e.SignatureID, e.Kind, llr)
+	si := a.sig(e.SignatureID, e.Kind, llr)
+	s := &a.sigs[si]
 	var dk uint64
 	if s.lastItem != 0 && e.Detail == s.lastDetail {
 		dk = s.lastKey
@@ -167,7 +172,7 @@ func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 		dk = detailKey(e.Detail)
 		s.lastDetail, s.lastKey, s.lastItem = e.Detail, dk, -1
 	}
-	a.addItem(s, e, dk, p)
+	a.addItem(si, s, e, dk, p)
 	if e.Model != "" {
 		a.model, a.modelOS = e.Model, e.Platform
 	}
@@ -237,24 +242,26 @@ func (a *Accumulator) Recompute(p *Params, now time.Time) {
 	}
 }
 
-// sig returns the state of signature id. A new one has lastItem 0, which
-// Add reads as "no detail seen yet" (item indexes are stored plus one).
-func (a *Accumulator) sig(id, kind string, llr float64) *sigState {
+// sig returns the index of signature id's state. A new one has lastItem
+// 0, which Add reads as "no detail seen yet" (item indexes are stored plus
+// one).
+func (a *Accumulator) sig(id, kind string, llr float64) int {
 	// Signature ids come from the loaded set's entries, so a known one
 	// is nearly always the very same string: compare pointers first.
 	p := unsafe.StringData(id)
-	for i := range a.sigs {
-		if unsafe.StringData(a.sigs[i].id) == p && len(a.sigs[i].id) == len(id) {
-			return &a.sigs[i]
+	for i, x := range a.ids {
+		if unsafe.StringData(x) == p && len(x) == len(id) {
+			return i
 		}
 	}
-	for i := range a.sigs {
-		if a.sigs[i].id == id {
-			return &a.sigs[i]
+	for i, x := range a.ids {
+		if x == id {
+			return i
 		}
 	}
 	a.sigs = append(a.sigs, sigState{id: id, kind: kind, llr: llr})
-	return &a.sigs[len(a.sigs)-1]
+	a.ids = append(a.ids, id)
+	return len(a.sigs) - 1
 }
 
 func (a *Accumulator) sum(p *Params) float64 {
@@ -286,23 +293,21 @@ func (a *Accumulator) sum(p *Params) float64 {
 // addItem counts e in its item, or adds one. s.lastItem caches, plus one,
 // the index of the item of s.lastKey (0: unknown, -1: not kept); an entry
 // may since have been replaced, so a hit is checked.
-func (a *Accumulator) addItem(s *sigState, e *signatures.Evidence, dk uint64, p *Params) {
-	if j := s.lastItem - 1; j >= 0 && j < len(a.items) && a.items[j].key == dk && a.items[j].SignatureID == e.SignatureID {
-		it := &a.items[j]
-		it.Count++
-		if e.Time.After(it.Last) {
-			it.Last = e.Time
+// Counts and last times live in idx (Result copies them into the items).
+func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk uint64, p *Params) {
+	if j := s.lastItem - 1; j >= 0 && j < len(a.idx) && a.idx[j].key == dk && a.idx[j].sig == si {
+		x := &a.idx[j]
+		x.count++
+		if e.Time.After(x.last) {
+			x.last = e.Time
 		}
 		return
 	}
 	for i := range a.idx {
-		if a.idx[i].key != dk {
-			continue
-		}
-		if it := &a.items[i]; it.SignatureID == e.SignatureID {
-			it.Count++
-			if e.Time.After(it.Last) {
-				it.Last = e.Time
+		if x := &a.idx[i]; x.key == dk && x.sig == si {
+			x.count++
+			if e.Time.After(x.last) {
+				x.last = e.Time
 			}
 			s.lastItem = i + 1
 			return
@@ -312,8 +317,8 @@ func (a *Accumulator) addItem(s *sigState, e *signatures.Evidence, dk uint64, p 
 	if max <= 0 {
 		max = 32
 	}
-	it := Item{Evidence: *e, Count: 1, Last: e.Time, key: dk}
-	ix := itemIdx{key: dk, absW: math.Abs(e.Weight)}
+	it := Item{Evidence: *e, key: dk}
+	ix := itemIdx{key: dk, absW: math.Abs(e.Weight), sig: si, count: 1, last: e.Time}
 	if len(a.items) < max {
 		a.items = append(a.items, it)
 		a.idx = append(a.idx, ix)
@@ -369,6 +374,9 @@ func (a *Accumulator) Result(p *Params) Result {
 		Signatures: append([]string(nil), a.sets...),
 		AppleSince: a.since,
 		LastApple:  a.last,
+	}
+	for i := range r.Evidence {
+		r.Evidence[i].Count, r.Evidence[i].Last = a.idx[i].count, a.idx[i].last
 	}
 	if len(a.sigs) == 0 {
 		r.LogOdds = logit(p.Prior)

@@ -339,9 +339,9 @@ func TestItemsUnderRepeatsAndReplacement(t *testing.T) {
 			t.Fatalf("step %d: %d items, want %d", i, len(a.items), len(want))
 		}
 		for j, r := range want {
-			it := &a.items[j]
-			if it.SignatureID != r.k.id || strip(it.Detail) != r.k.detail || it.Count != r.count || !it.Last.Equal(r.last) {
-				t.Fatalf("step %d item %d: got %s %q count %d last %v, want %+v", i, j, it.SignatureID, it.Detail, it.Count, it.Last, r)
+			it, x := &a.items[j], &a.idx[j]
+			if it.SignatureID != r.k.id || strip(it.Detail) != r.k.detail || x.count != r.count || !x.last.Equal(r.last) {
+				t.Fatalf("step %d item %d: got %s %q count %d last %v, want %+v", i, j, it.SignatureID, it.Detail, x.count, x.last, r)
 			}
 		}
 	}
