@@ -1,7 +1,9 @@
 package capture
 
 import (
-	"hash/maphash"
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -107,7 +109,7 @@ func addrFrom(b [16]byte, _ uint8) netip.Addr {
 type flowTable struct {
 	buckets []int32 // head entry of each bucket, -1 if empty
 	mask    uint64
-	seed    maphash.Seed
+	seed    [3]uint64 // random per table: chain lengths cannot be chosen from outside
 	n       int
 	chunks  [][]flow // entries, flowChunk each; nil until first used
 	free    []int32
@@ -125,7 +127,7 @@ func newFlowTable(max int, idle time.Duration) *flowTable {
 	t := &flowTable{
 		buckets: make([]int32, nb),
 		mask:    uint64(nb - 1),
-		seed:    maphash.MakeSeed(),
+		seed:    [3]uint64{rand.Uint64() | 1, rand.Uint64() | 1, rand.Uint64() | 1},
 		chunks:  make([][]flow, (max+flowChunk-1)/flowChunk),
 		free:    make([]int32, max),
 		head:    -1,
@@ -158,13 +160,34 @@ func (t *flowTable) alloc(i int32) {
 	}
 }
 
+// bucket hashes k with a seeded multiply-mix over its words (as wyhash
+// does): maphash.Comparable walked the padded struct field by field and was
+// a third of the lookup.
 func (t *flowTable) bucket(k *flowKey) uint64 {
-	return maphash.Comparable(t.seed, *k) & t.mask
+	be := binary.LittleEndian
+	a := mix(be.Uint64(k.lo[:8])^t.seed[0], be.Uint64(k.lo[8:])^t.seed[1])
+	b := mix(be.Uint64(k.hi[:8])^t.seed[1], be.Uint64(k.hi[8:])^t.seed[2])
+	c := uint64(k.loPort)<<24 | uint64(k.hiPort)<<8 | uint64(k.proto)
+	return mix(a^c, b^t.seed[0]) & t.mask
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// sameKey compares keys word by word (the struct == goes through memequal
+// for the arrays).
+func sameKey(a, b *flowKey) bool {
+	be := binary.LittleEndian
+	return be.Uint64(a.lo[:8]) == be.Uint64(b.lo[:8]) && be.Uint64(a.lo[8:]) == be.Uint64(b.lo[8:]) &&
+		be.Uint64(a.hi[:8]) == be.Uint64(b.hi[:8]) && be.Uint64(a.hi[8:]) == be.Uint64(b.hi[8:]) &&
+		a.loPort == b.loPort && a.hiPort == b.hiPort && a.proto == b.proto
 }
 
 func (t *flowTable) lookup(k flowKey) (int32, bool) {
 	for i := t.buckets[t.bucket(&k)]; i >= 0; i = t.at(i).hnext {
-		if t.at(i).key == k {
+		if sameKey(&t.at(i).key, &k) {
 			return i, true
 		}
 	}
