@@ -93,7 +93,13 @@ type Accumulator struct {
 	// idx parallels items with what the scans of addItem read: a key
 	// match or the weakest entry is found in a few cache lines instead
 	// of striding over whole items.
-	idx      []itemIdx
+	idx []itemIdx
+	// slots is an open-addressing table over idx (item index plus one,
+	// 0 empty; at most half full) keyed by detail key and signature: a
+	// new detail, the common case for flows, is known new in a probe or
+	// two. weakest is the index of the first weakest item.
+	slots    []int32
+	weakest  int
 	sets     []string
 	model    string
 	modelOS  string
@@ -303,15 +309,14 @@ func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk ui
 		}
 		return
 	}
-	for i := range a.idx {
-		if x := &a.idx[i]; x.key == dk && x.sig == si {
-			x.count++
-			if e.Time.After(x.last) {
-				x.last = e.Time
-			}
-			s.lastItem = i + 1
-			return
+	if i := a.find(dk, si); i >= 0 {
+		x := &a.idx[i]
+		x.count++
+		if e.Time.After(x.last) {
+			x.last = e.Time
 		}
+		s.lastItem = i + 1
+		return
 	}
 	max := p.MaxEvidence
 	if max <= 0 {
@@ -322,20 +327,76 @@ func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk ui
 	if len(a.items) < max {
 		a.items = append(a.items, it)
 		a.idx = append(a.idx, ix)
+		n := len(a.idx) - 1
+		if n == 0 || ix.absW < a.idx[a.weakest].absW {
+			a.weakest = n
+		}
+		if 2*len(a.idx) > len(a.slots) {
+			a.rehash(max)
+		} else {
+			a.insert(n)
+		}
 		s.lastItem = len(a.items)
 		return
 	}
 	// Full: keep the strongest; replace the weakest if the new one is stronger.
-	w := 0
-	for i := range a.idx {
-		if a.idx[i].absW < a.idx[w].absW {
-			w = i
-		}
-	}
-	if ix.absW > a.idx[w].absW {
+	if w := a.weakest; ix.absW > a.idx[w].absW {
 		a.items[w] = it
 		a.idx[w] = ix
 		s.lastItem = w + 1
+		a.rehash(max)
+		a.weakest = 0
+		for i := range a.idx {
+			if a.idx[i].absW < a.idx[a.weakest].absW {
+				a.weakest = i
+			}
+		}
+	}
+}
+
+func slotHash(dk uint64, si int) uint64 {
+	return (dk ^ uint64(si)*0x9e3779b97f4a7c15) * 0xff51afd7ed558ccd
+}
+
+// find returns the index of the item of (dk, si), or -1.
+func (a *Accumulator) find(dk uint64, si int) int {
+	if len(a.slots) == 0 {
+		return -1
+	}
+	mask := uint64(len(a.slots) - 1)
+	for h := slotHash(dk, si) >> 32 & mask; ; h = (h + 1) & mask {
+		v := int(a.slots[h]) - 1
+		if v < 0 {
+			return -1
+		}
+		if x := &a.idx[v]; x.key == dk && x.sig == si {
+			return v
+		}
+	}
+}
+
+func (a *Accumulator) insert(i int) {
+	mask := uint64(len(a.slots) - 1)
+	h := slotHash(a.idx[i].key, a.idx[i].sig) >> 32 & mask
+	for a.slots[h] != 0 {
+		h = (h + 1) & mask
+	}
+	a.slots[h] = int32(i + 1)
+}
+
+// rehash rebuilds slots for max items (or as many as there are).
+func (a *Accumulator) rehash(max int) {
+	n := 16
+	for n < 2*max || n < 2*len(a.idx) {
+		n *= 2
+	}
+	if len(a.slots) != n {
+		a.slots = make([]int32, n)
+	} else {
+		clear(a.slots)
+	}
+	for i := range a.idx {
+		a.insert(i)
 	}
 }
 

@@ -346,3 +346,24 @@ func TestItemsUnderRepeatsAndReplacement(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAddManyDetails: one host's flows to ever other destinations
+// under one signature, with the evidence list full (a new detail each
+// time half the time, a kept one the other half).
+func BenchmarkAddManyDetails(b *testing.B) {
+	p := params()
+	var a Accumulator
+	evs := make([]*signatures.Evidence, 64)
+	for i := range evs {
+		evs[i] = ev(fmt.Sprintf("apple.net.%d", i%3), "address-port", "apple", fmt.Sprintf("flow to 17.0.%d.%d:443", i/7, i), 1, i)
+	}
+	for _, e := range evs {
+		a.Add(e, &p)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		a.Add(evs[i&63], &p)
+		i += 7
+	}
+}
