@@ -38,9 +38,9 @@ type decoder struct {
 	// (six entries, Ethernet first) rather than a map lookup per packet.
 	parsers []firstParser
 	types   []gopacket.LayerType
-	// byType holds every layer above, for the fast path to ask whether
-	// gopacket would decode past the transport layer (tunnel ports).
-	byType gopacket.DecodingLayerContainer
+	// ports tells the fast path which transport ports gopacket would
+	// decode past (tunnels), from the layers above.
+	ports *portClasses
 	// noFast turns the hand-written fast path off (tests compare the two).
 	noFast bool
 
@@ -68,7 +68,7 @@ func newDecoder() *decoder {
 	for _, l := range all {
 		layersByType = layersByType.Put(l)
 	}
-	d.byType = layersByType
+	d.ports = portClassesFor(layersByType)
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
 		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
 		p := gopacket.NewDecodingLayerParser(first)

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -274,8 +275,11 @@ func (e *Engine) macs() (src, dst observe.MAC) {
 }
 
 func makeKey(src, dst [16]byte, sport, dport uint16, proto uint8) (k flowKey, srcIsLo bool) {
-	c := bytes.Compare(src[:], dst[:])
-	if c < 0 || (c == 0 && sport <= dport) {
+	// bytes.Compare order, by big-endian words.
+	be := binary.BigEndian
+	s0, d0 := be.Uint64(src[:8]), be.Uint64(dst[:8])
+	s1, d1 := be.Uint64(src[8:]), be.Uint64(dst[8:])
+	if s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport))) {
 		return flowKey{lo: src, hi: dst, loPort: sport, hiPort: dport, proto: proto}, true
 	}
 	return flowKey{lo: dst, hi: src, loPort: dport, hiPort: sport, proto: proto}, false
