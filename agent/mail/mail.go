@@ -47,7 +47,6 @@ type portProto struct {
 
 type server struct {
 	cfg      config.MailServer
-	exact    map[string]bool
 	suffixes []string // ".example.com" for "*.example.com"
 	ports    []portProto
 	// v4 holds the IPv4 prefixes of cfg.Addresses as (address, mask)
@@ -63,23 +62,36 @@ type v4net struct{ addr, mask uint32 }
 // NewMatcher and may be shared.
 type Matcher struct {
 	servers []server
+	// tcpPorts and udpPorts are every port some server speaks on over
+	// TCP, and over UDP (QUIC): a flow to another port is no mail access
+	// whatever its address or name, and needs no further look.
+	tcpPorts, udpPorts []uint16
+	// exact maps each exact server name to the first server with it: one
+	// probe instead of one per server.
+	exact map[string]int
 }
 
 // NewMatcher compiles the configured servers.
 func NewMatcher(servers []config.MailServer) *Matcher {
-	m := &Matcher{}
+	m := &Matcher{exact: map[string]int{}}
 	for _, s := range servers {
-		sv := server{cfg: s, exact: map[string]bool{}}
+		sv := server{cfg: s}
 		for _, n := range s.Names {
 			n = strings.ToLower(strings.TrimSuffix(n, "."))
 			if suf, ok := strings.CutPrefix(n, "*."); ok {
 				sv.suffixes = append(sv.suffixes, "."+suf)
 			} else {
-				sv.exact[n] = true
+				if _, ok := m.exact[n]; !ok {
+					m.exact[n] = len(m.servers)
+				}
 			}
 		}
 		for _, p := range s.Protocols {
 			sv.ports = append(sv.ports, portProto{p.Port, p.Name})
+			m.tcpPorts = addPort(m.tcpPorts, p.Port)
+			if p.Name == "https" || p.Name == "jmap" {
+				m.udpPorts = addPort(m.udpPorts, p.Port)
+			}
 		}
 		for _, p := range s.Addresses {
 			if p.Addr().Is4() && p.Bits() >= 0 {
@@ -95,22 +107,55 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 	return m
 }
 
+func addPort(ps []uint16, p uint16) []uint16 {
+	for _, x := range ps {
+		if x == p {
+			return ps
+		}
+	}
+	return append(ps, p)
+}
+
+// mailPort reports whether some server speaks on port over t (the test
+// every match method ends with; see server.protocol).
+func (m *Matcher) mailPort(port uint16, t observe.Transport) bool {
+	var ps []uint16
+	switch t {
+	case observe.TransportTCP:
+		ps = m.tcpPorts
+	case observe.TransportUDP:
+		ps = m.udpPorts
+	}
+	for _, x := range ps {
+		if x == port {
+			return true
+		}
+	}
+	return false
+}
+
 // Servers is the number of configured servers.
 func (m *Matcher) Servers() int { return len(m.servers) }
 
 // nameServer returns the server a name belongs to, or -1.
 func (m *Matcher) nameServer(name string) int {
 	name = strings.TrimSuffix(name, ".")
-	for i := range m.servers {
+	// The first server that has the name exactly or by suffix: suffixes
+	// of servers before the exact one's only.
+	n := len(m.servers)
+	if i, ok := m.exact[name]; ok {
+		n = i
+	}
+	for i := range n {
 		s := &m.servers[i]
-		if s.exact[name] {
-			return i
-		}
 		for _, suf := range s.suffixes {
 			if len(name) > len(suf) && strings.HasSuffix(name, suf) {
 				return i
 			}
 		}
+	}
+	if n < len(m.servers) {
+		return n
 	}
 	// Names are stored lower-case; only lower-case on a miss (rare).
 	if l := strings.ToLower(name); l != name {
@@ -296,6 +341,10 @@ func (st *HostState) resolved(a netip.Addr, now time.Time) (server int, name str
 }
 
 func (m *Matcher) flow(st *HostState, o *observe.Observation, sni, prologue string, f *observe.Flow) Update {
+	// Open mail flows, like new ones, are to a mail port.
+	if !m.mailPort(o.DstPort, o.Transport) {
+		return Update{}
+	}
 	k := flowKey{o.Src, o.Dst, o.SrcPort, o.DstPort, o.Transport}
 	oi := -1
 	for i := range st.open {

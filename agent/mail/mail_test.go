@@ -153,3 +153,26 @@ func TestBoundedState(t *testing.T) {
 		t.Errorf("dns %d open %d flows %d", len(st.dns), len(st.open), st.Accesses[0].Flows)
 	}
 }
+
+// TestNameServerOrder: a name belongs to the first server that has it,
+// exactly or under a wildcard, whatever later servers say; names match
+// case-insensitively and without the root dot.
+func TestNameServerOrder(t *testing.T) {
+	m := NewMatcher([]config.MailServer{
+		{Name: "a", Names: []string{"*.example.com"}, Protocols: []config.Protocol{{Name: "https", Port: 443}}},
+		{Name: "b", Names: []string{"mail.example.com", "imap.example.org"}, Protocols: []config.Protocol{{Name: "imaps", Port: 993}}},
+		{Name: "c", Names: []string{"imap.example.org", "*.example.net"}, Protocols: []config.Protocol{{Name: "imaps", Port: 993}}},
+	})
+	for name, want := range map[string]int{
+		"mail.example.com": 0, "Mail.Example.COM.": 0, "imap.example.org": 1, "IMAP.example.org.": 1,
+		"x.example.net": 2, "example.net": -1, "example.com": -1, "other.test": -1,
+	} {
+		if got := m.nameServer(name); got != want {
+			t.Errorf("nameServer(%q) = %d, want %d", name, got, want)
+		}
+	}
+	// Only ports some server speaks on can be mail; QUIC only for https.
+	if !m.mailPort(993, observe.TransportTCP) || !m.mailPort(443, observe.TransportUDP) || m.mailPort(993, observe.TransportUDP) || m.mailPort(80, observe.TransportTCP) {
+		t.Error("mailPort")
+	}
+}
