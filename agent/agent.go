@@ -124,6 +124,7 @@ type Agent struct {
 	corr    *correlate.Correlator
 	vp      verdict.Params
 	ev      []signatures.Evidence
+	devIPs  []netip.Addr // scratch of evaluate
 	pending []pending
 	corrOld correlate.Stats // counters of correlators replaced by Reload
 	stats   Stats
@@ -312,8 +313,16 @@ func (a *Agent) evaluate(h *hosts.Host[hostData], acc *mail.Access, o *observe.O
 	if !v.Apple {
 		return
 	}
-	dev := a.device(h, o.Time)
+	// The allow list reads the device's MACs, addresses and name: a
+	// view over the host and a reused address slice will do. Only an
+	// alert or an allowlisted finding (logged) gets its own copy, not
+	// the suppressed findings that most new mail flows of a device are.
+	a.devIPs = a.deviceIPs(h, o.Time, a.devIPs[:0])
+	dev := correlate.Device{MAC: h.Key.MAC, MACs: h.MACs, IPs: a.devIPs, Hostname: h.Hostname, Private: h.Private}
 	out, allow := a.corr.Evaluate(o.Time, &dev, v, acc, &d.corr, newFlow)
+	if out == correlate.Raise || out == correlate.Allowlisted {
+		dev = a.device(h, o.Time)
+	}
 	switch out {
 	case correlate.Allowlisted:
 		a.log.Debug("allowlisted device reached work mail", "host", dev.Key, "server", acc.Server, "reason", allow.Reason)
@@ -386,13 +395,18 @@ func (a *Agent) Flush(now time.Time) {
 // device describes h at time now. Addresses that have since moved to
 // another device are left out.
 func (a *Agent) device(h *hosts.Host[hostData], now time.Time) correlate.Device {
-	d := correlate.Device{
+	return correlate.Device{
 		Key:      h.Key.String(),
 		MAC:      h.Key.MAC,
 		MACs:     append([]observe.MAC(nil), h.MACs...),
+		IPs:      a.deviceIPs(h, now, nil),
 		Hostname: h.Hostname,
 		Private:  h.Private,
 	}
+}
+
+// deviceIPs appends to dst h's addresses at time now, most recent first.
+func (a *Agent) deviceIPs(h *hosts.Host[hostData], now time.Time, dst []netip.Addr) []netip.Addr {
 	for i := len(h.IPs) - 1; i >= 0; i-- {
 		ip := h.IPs[i].Addr
 		if !h.Key.MAC.IsZero() {
@@ -402,9 +416,9 @@ func (a *Agent) device(h *hosts.Host[hostData], now time.Time) correlate.Device 
 				}
 			}
 		}
-		d.IPs = append(d.IPs, ip)
+		dst = append(dst, ip)
 	}
-	return d
+	return dst
 }
 
 // Hosts returns a snapshot of every host, ordered by key.
