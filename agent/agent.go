@@ -237,9 +237,14 @@ func (a *Agent) subject(o *observe.Observation) *hosts.Host[hostData] {
 	case observe.KindFlow:
 		// The end of a flow of a host already forgotten (evicted under a
 		// flood of sources) makes no new host unless it is mail access.
-		if o.Flow != nil && o.Flow.Reason != "start" && !a.table.Known(o.SrcMAC, o.Src, o.Time) && !a.mail.ToServer(o) {
-			a.stats.FlowEndsDropped++
-			return nil
+		if o.Flow != nil && o.Flow.Reason != "start" {
+			if h := a.table.ResolveKnown(o.SrcMAC, o.Src, o.Time); h != nil {
+				return h
+			}
+			if !a.mail.ToServer(o) {
+				a.stats.FlowEndsDropped++
+				return nil
+			}
 		}
 	}
 	return a.table.Resolve(o.SrcMAC, o.Src, o.Time)

@@ -431,6 +431,20 @@ func (t *Table[T]) Known(mac observe.MAC, ip netip.Addr, at time.Time) bool {
 	return ok && t.hosts.get(k) != nil
 }
 
+// ResolveKnown is Resolve for an endpoint whose host is in the table, and
+// nil (nothing made) for any other: Known and Resolve in one key lookup.
+func (t *Table[T]) ResolveKnown(mac observe.MAC, ip netip.Addr, at time.Time) *Host[T] {
+	k, ok := t.KeyFor(mac, ip, at)
+	if !ok || t.hosts.get(k) == nil {
+		return nil
+	}
+	h := t.resolveKey(k, at)
+	if ip.IsValid() {
+		noteAddr(h, ip.Unmap(), at)
+	}
+	return h
+}
+
 // Resolve returns the host for an endpoint at time at, creating it (and
 // evicting the least recently seen host when full). It returns nil when the
 // endpoint identifies no host.

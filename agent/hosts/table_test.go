@@ -260,3 +260,20 @@ func TestHintsGoStale(t *testing.T) {
 		t.Fatalf("owner of 10.0.0.1 after eviction: %v %v", m, ok)
 	}
 }
+
+// TestResolveKnown: it makes no host, and for a known one it is Resolve
+// (same host, address and last-seen time noted).
+func TestResolveKnown(t *testing.T) {
+	tb := New[int](Config{}, nil)
+	if h := tb.ResolveKnown(mac(1), ip("10.0.0.1"), t0); h != nil || tb.Len() != 0 {
+		t.Fatalf("made a host: %+v", h)
+	}
+	h := tb.Resolve(mac(1), ip("10.0.0.1"), t0)
+	h2 := tb.ResolveKnown(mac(1), ip("10.0.0.2"), t0.Add(time.Second))
+	if h2 != h || !h.LastSeen.Equal(t0.Add(time.Second)) || len(h.IPs) != 2 || h.IPs[1].Addr != ip("10.0.0.2") {
+		t.Fatalf("known host not resolved: %+v", h2)
+	}
+	if tb.ResolveKnown(observe.MAC{}, netip.Addr{}, t0) != nil {
+		t.Fatal("host for no endpoint")
+	}
+}
