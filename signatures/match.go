@@ -554,17 +554,15 @@ const matcherMax = 4096
 // use; the Set behind it stays shareable.
 type Matcher struct {
 	set *Set
-	sni map[sniKey]memo
-	tcp map[string]memo
+	// sni and quic remember server names of TLS and of QUIC hellos (the
+	// detail says which): plain string keys take the map's string fast
+	// path, a struct key the generic hash.
+	sni, quic map[string]memo
+	tcp       map[string]memo
 	// ap remembers flow destinations: a flow's detail is built from its
 	// address and port, two allocations a flow without it.
 	ap  map[netip.AddrPort]memo
 	key []byte // scratch for the SYN key
-}
-
-type sniKey struct {
-	name string
-	quic bool
 }
 
 // memo is a remembered outcome: entry -1 for no match.
@@ -575,7 +573,7 @@ type memo struct {
 
 // NewMatcher returns a Matcher over s.
 func (s *Set) NewMatcher() *Matcher {
-	return &Matcher{set: s, sni: make(map[sniKey]memo), tcp: make(map[string]memo), ap: make(map[netip.AddrPort]memo)}
+	return &Matcher{set: s, sni: make(map[string]memo), quic: make(map[string]memo), tcp: make(map[string]memo), ap: make(map[netip.AddrPort]memo)}
 }
 
 // Set returns the Set behind m.
@@ -635,13 +633,12 @@ func (m *Matcher) matchAddressPort(o *observe.Observation, dst []Evidence, start
 func (m *Matcher) matchTLS(o *observe.Observation, dst []Evidence, start int) []Evidence {
 	s, ch := m.set, o.TLS
 	if ch.ServerName != "" {
-		k := sniKey{ch.ServerName, ch.QUIC != nil}
-		r, ok := m.sni[k]
+		names, via := m.sni, "tls sni "
+		if ch.QUIC != nil {
+			names, via = m.quic, "quic sni "
+		}
+		r, ok := names[ch.ServerName]
 		if !ok {
-			via := "tls sni "
-			if k.quic {
-				via = "quic sni "
-			}
 			name := normalizeName(ch.ServerName)
 			r.entry = s.sni.lookup(s.entries, name)
 			if r.entry < 0 {
@@ -650,10 +647,10 @@ func (m *Matcher) matchTLS(o *observe.Observation, dst []Evidence, start int) []
 			if r.entry >= 0 {
 				r.detail = via + name
 			}
-			if len(m.sni) >= matcherMax {
-				clear(m.sni)
+			if len(names) >= matcherMax {
+				clear(names)
 			}
-			m.sni[k] = r
+			names[ch.ServerName] = r
 		}
 		if r.entry >= 0 {
 			dst = s.emit(o, dst, start, r.entry, r.detail, "")
