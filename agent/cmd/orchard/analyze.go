@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,13 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 
+	if os.Getenv("GOGC") == "" {
+		// Garbage is mostly observations, small and short-lived: collecting
+		// at half the live heap instead of the whole keeps peak memory flat
+		// as captures grow (200k -> 2M packets: 22 -> 29 MB instead of
+		// 34 MB) for a few percent of CPU. GOGC in the environment wins.
+		debug.SetGCPercent(50)
+	}
 	if f.cpuProfile != "" {
 		stop, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
