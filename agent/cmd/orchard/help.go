@@ -94,6 +94,11 @@ STANDARD ERROR
     end a summary gives packets, bytes, elapsed time, packets per second,
     observations by kind, and skips by reason.
 
+ENVIRONMENT
+    GOMAXPROCS  cores used (analysis is one pipeline: one core does the work)
+    GOGC        garbage-collector target; orchard analyze uses 50 when unset,
+                which keeps peak memory flat as captures grow
+
 EXIT STATUS
     0   every file was read (skipped packets are counted, not fatal; a file
         truncated mid-packet is reported and what came before it is used)
