@@ -408,6 +408,9 @@ func (m *Matcher) flow(st *HostState, o *observe.Observation, sni, prologue stri
 // ToServer reports whether a flow goes to a configured server address and
 // port, without any per-host state (no SNI, no DNS answers).
 func (m *Matcher) ToServer(o *observe.Observation) bool {
+	if !m.mailPort(o.DstPort, o.Transport) {
+		return false
+	}
 	dst := o.Dst.Unmap()
 	for i := range m.servers {
 		if s := &m.servers[i]; s.hasAddr(dst) && s.protocol(o.DstPort, o.Transport) != "" {
@@ -493,6 +496,9 @@ func (a *Access) Clone() Access {
 // WantsAddress reports whether a flow to a:port over t reaches a configured
 // server by address (no per-host state).
 func (m *Matcher) WantsAddress(a netip.Addr, port uint16, t observe.Transport) bool {
+	if !m.mailPort(port, t) {
+		return false
+	}
 	a = a.Unmap()
 	for i := range m.servers {
 		if s := &m.servers[i]; s.hasAddr(a) && s.protocol(port, t) != "" {
@@ -505,6 +511,9 @@ func (m *Matcher) WantsAddress(a netip.Addr, port uint16, t observe.Transport) b
 // WantsName reports whether a server name (SNI, or a DNS name) belongs to
 // a configured server that speaks on port over t; port 0 matches any.
 func (m *Matcher) WantsName(name string, port uint16, t observe.Transport) bool {
+	if port != 0 && !m.mailPort(port, t) {
+		return false
+	}
 	i := m.nameServer(name)
 	if i < 0 {
 		return false
