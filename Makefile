@@ -27,9 +27,8 @@ build:
 deps:
 	bash scripts/setup-test-deps.sh
 
-test: deps lint
-	$(MAKE) test-go
-	$(MAKE) fuzz
+test:
+	bash scripts/test.sh
 
 test-go:
 	$(GO) test $(GOFLAGS) -count=1 -timeout 25m ./...
