@@ -6,58 +6,18 @@ package capture
 // SNI and DNS names. The captures are read in place, never copied.
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 	"github.com/orchard-nsm/orchard/capture/observe"
 )
-
-const testdataDir = "../../shared/testdata"
-
-// corpusDir returns the shared test data folder, skipping the test when it
-// is absent outside CI and failing inside it.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	if st, err := os.Stat(testdataDir); err == nil && st.IsDir() {
-		return testdataDir
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing: CI must run the conformance suite", testdataDir)
-	}
-	t.Skipf("%s not found (outside clone): skipping the third-party conformance suite", testdataDir)
-	return ""
-}
-
-// corpusCaptures lists every capture file under the corpus.
-func corpusCaptures(t testing.TB) []string {
-	dir := corpusDir(t)
-	var out []string
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".pcap", ".pcapng", ".cap":
-			out = append(out, p)
-		}
-		return nil
-	})
-	sort.Strings(out)
-	if len(out) < 50 {
-		t.Fatalf("only %d captures under %s", len(out), dir)
-	}
-	return out
-}
 
 // analyzeFile runs a capture through a fresh engine.
 func analyzeFile(t testing.TB, path string) (*collect, *Engine, error) {
@@ -122,7 +82,7 @@ func readSnap(t testing.TB, path string) []snapEntry {
 // TestJA4MatchesFoxIO: JA4 (and JA4_r where given) equals FoxIO's reference
 // for every ClientHello, TCP and QUIC, in every capture of ja4/pcap.
 func TestJA4MatchesFoxIO(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpustest.Dir(t)
 	snaps, _ := filepath.Glob(filepath.Join(dir, "ja4/expected/rust/*.snap"))
 	if len(snaps) == 0 {
 		t.Fatal("no .snap files")
@@ -180,7 +140,7 @@ func TestJA4MatchesFoxIO(t *testing.T) {
 // TestQUICSuricataVerify checks the expectations of the suricata-verify
 // QUIC tests (their test.yaml) through the whole pipeline.
 func TestQUICSuricataVerify(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpustest.Dir(t)
 	quicHellos := func(name string) (q, tcp []*observe.ClientHello) {
 		c, _, err := analyzeFile(t, filepath.Join(dir, "suricata-verify", name, "input.pcap"))
 		if err != nil {
@@ -242,10 +202,10 @@ func TestQUICSuricataVerify(t *testing.T) {
 // TestQUICSNIMatchesTshark: the SNI of every QUIC ClientHello tshark
 // decrypts in every corpus capture equals orchard's for that flow.
 func TestQUICSNIMatchesTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := corpustest.Tshark(t)
 	total := 0
-	for _, path := range corpusCaptures(t) {
-		rows := tsharkFields(t, bin, path, "quic && tls.handshake.type==1", "ip.src", "ipv6.src", "udp.srcport",
+	for _, path := range corpustest.Captures(t) {
+		rows := corpustest.LastFields(t, bin, path, "quic && tls.handshake.type==1", "ip.src", "ipv6.src", "udp.srcport",
 			"ip.dst", "ipv6.dst", "udp.dstport", "tls.handshake.extensions_server_name")
 		if len(rows) == 0 {
 			continue
@@ -279,62 +239,14 @@ func TestQUICSNIMatchesTshark(t *testing.T) {
 	}
 }
 
-// tshark returns the path of tshark, installing it as root when missing.
-func tshark(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("tshark"); err == nil {
-		return p
-	}
-	if os.Geteuid() == 0 {
-		cmd := exec.Command("apt-get", "install", "-y", "-qq", "tshark")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("apt-get install tshark: %v\n%s", err, out)
-		}
-		if p, err := exec.LookPath("tshark"); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("tshark is not installed and could not be installed")
-	}
-	t.Skip("tshark not installed (run as root to let the test install it)")
-	return ""
-}
-
-func tsharkFields(t testing.TB, bin, path, filter string, fields ...string) [][]string {
-	args := []string{"-n", "-r", path, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=l"}
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	cmd := exec.Command(bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		// tshark exits 2 on a truncated capture after printing what it read.
-		if !errors.As(err, &ee) {
-			t.Fatalf("tshark %s: %v", path, err)
-		}
-	}
-	var rows [][]string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		rows = append(rows, strings.Split(sc.Text(), "\t"))
-	}
-	return rows
-}
-
 // TestJA3AndSNIMatchTshark: for every TCP ClientHello tshark dissects in
 // every corpus capture, orchard finds the ClientHello of that flow with the
 // same JA3 MD5 and SNI.
 func TestJA3AndSNIMatchTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := corpustest.Tshark(t)
 	total, files := 0, 0
-	for _, path := range corpusCaptures(t) {
-		rows := tsharkFields(t, bin, path, "tls.handshake.type==1 && tcp", "ip.src", "ipv6.src", "tcp.srcport",
+	for _, path := range corpustest.Captures(t) {
+		rows := corpustest.LastFields(t, bin, path, "tls.handshake.type==1 && tcp", "ip.src", "ipv6.src", "tcp.srcport",
 			"ip.dst", "ipv6.dst", "tcp.dstport", "tls.handshake.ja3", "tls.handshake.extensions_server_name")
 		if len(rows) == 0 {
 			continue
@@ -379,10 +291,10 @@ func TestJA3AndSNIMatchTshark(t *testing.T) {
 // TestDNSNamesMatchTshark: the question names of every DNS message (UDP and
 // TCP, port 53 and mDNS 5353) equal tshark's dns.qry.name, per packet.
 func TestDNSNamesMatchTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := corpustest.Tshark(t)
 	total, files := 0, 0
-	for _, path := range corpusCaptures(t) {
-		rows := tsharkFields(t, bin, path, "dns && !icmp && !icmpv6 && !_ws.malformed && !_ws.expert.severity==error && (udp.port==53 || tcp.port==53 || udp.port==5353) && dns.count.queries>0",
+	for _, path := range corpustest.Captures(t) {
+		rows := corpustest.LastFields(t, bin, path, "dns && !icmp && !icmpv6 && !_ws.malformed && !_ws.expert.severity==error && (udp.port==53 || tcp.port==53 || udp.port==5353) && dns.count.queries>0",
 			"frame.number", "dns.qry.name")
 		if len(rows) == 0 {
 			continue
@@ -436,7 +348,7 @@ func normaliseName(s string) string {
 // without a panic; unreadable files give an error naming the file.
 func TestEveryCorpusCaptureAnalyses(t *testing.T) {
 	var packets, skips uint64
-	for _, path := range corpusCaptures(t) {
+	for _, path := range corpustest.Captures(t) {
 		c, e, err := analyzeFile(t, path)
 		if err != nil && !strings.Contains(err.Error(), path) {
 			t.Errorf("error does not name the file: %v", err)

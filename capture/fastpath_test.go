@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 	"github.com/orchard-nsm/orchard/scripts/gencap"
 )
 
@@ -118,11 +119,11 @@ func TestFastDecodeMatchesGopacket(t *testing.T) {
 			t.Errorf("%s: fast path took %d of %d packets", name, n, len(pkts))
 		}
 	}
-	if _, err := os.Stat(testdataDir); err != nil && os.Getenv("CI") != "true" {
-		t.Logf("%s not found: corpus part skipped", testdataDir)
+	if dir, ok := corpustest.Find(); !ok && os.Getenv("CI") != "true" {
+		t.Logf("%s not found: corpus part skipped", dir)
 		return
 	}
-	for _, path := range corpusCaptures(t) {
+	for _, path := range corpustest.Captures(t) {
 		src, err := OpenFile(path)
 		if err != nil {
 			continue // broken on purpose; the file tests cover these

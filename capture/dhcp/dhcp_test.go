@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 	"github.com/orchard-nsm/orchard/capture/observe"
 )
 
@@ -24,48 +25,48 @@ var v4Captures = []string{
 // tshark lists the END option in dhcp.option.type (as a trailing 0); we
 // do not put END or PAD in OptionOrder.
 func TestV4Tshark(t *testing.T) {
-	bin := tshark(t)
+	bin := corpustest.Tshark(t)
 	n := 0
 	for _, rel := range v4Captures {
-		path := corpus(t, rel)
+		path := corpustest.Path(t, rel)
 		t.Run(filepath.Base(filepath.Dir(rel))+"/"+filepath.Base(rel), func(t *testing.T) {
 			rows := tsharkRows(t, bin, path, "dhcp", "dhcp.option.dhcp", "dhcp.hw.mac_addr",
 				"dhcp.option.hostname", "dhcp.option.vendor_class_id", "dhcp.option.request_list_item",
 				"dhcp.option.type", "dhcp.option.requested_ip_address", "dhcp.option.dhcp_server_id",
 				"dhcp.option.ip_address_lease_time", "dhcp.option.dhcp_max_message_size")
-			for _, dg := range readUDP(t, path) {
+			for _, dg := range corpustest.UDP(t, path) {
 				if !isV4(dg) {
 					continue
 				}
-				row, ok := rows[dg.frame]
+				row, ok := rows[dg.Frame]
 				if !ok {
-					t.Errorf("frame %d: tshark saw no DHCP", dg.frame)
+					t.Errorf("frame %d: tshark saw no DHCP", dg.Frame)
 					continue
 				}
-				d, err := ParseV4(dg.payload)
+				d, err := ParseV4(dg.Payload)
 				if err != nil {
-					t.Fatalf("frame %d: %v", dg.frame, err)
+					t.Fatalf("frame %d: %v", dg.Frame, err)
 				}
 				n++
 				mt, _ := strconv.Atoi(row[0])
-				check(t, dg.frame, "type", d.MessageType, typeName(v4Types[:], mt))
-				check(t, dg.frame, "mac", d.ClientMAC.String(), strings.Split(row[1], ",")[0])
-				check(t, dg.frame, "hostname", d.Hostname, row[2])
-				check(t, dg.frame, "vendor class", d.VendorClass, row[3])
-				check(t, dg.frame, "params", joinInts(d.ParamList), row[4])
-				check(t, dg.frame, "option order", joinInts(d.OptionOrder), strings.TrimSuffix(strings.TrimSuffix(row[5], ",0"), ",255"))
-				check(t, dg.frame, "requested ip", addrOrEmpty(d.RequestedIP), row[6])
-				check(t, dg.frame, "server id", addrOrEmpty(d.ServerID), row[7])
+				check(t, dg.Frame, "type", d.MessageType, typeName(v4Types[:], mt))
+				check(t, dg.Frame, "mac", d.ClientMAC.String(), strings.Split(row[1], ",")[0])
+				check(t, dg.Frame, "hostname", d.Hostname, row[2])
+				check(t, dg.Frame, "vendor class", d.VendorClass, row[3])
+				check(t, dg.Frame, "params", joinInts(d.ParamList), row[4])
+				check(t, dg.Frame, "option order", joinInts(d.OptionOrder), strings.TrimSuffix(strings.TrimSuffix(row[5], ",0"), ",255"))
+				check(t, dg.Frame, "requested ip", addrOrEmpty(d.RequestedIP), row[6])
+				check(t, dg.Frame, "server id", addrOrEmpty(d.ServerID), row[7])
 				lease := ""
 				if d.LeaseTime != 0 {
 					lease = strconv.Itoa(int(d.LeaseTime))
 				}
-				check(t, dg.frame, "lease", lease, row[8])
+				check(t, dg.Frame, "lease", lease, row[8])
 				mms := ""
 				if d.MaxMsgSize != 0 {
 					mms = strconv.Itoa(int(d.MaxMsgSize))
 				}
-				check(t, dg.frame, "max message size", mms, row[9])
+				check(t, dg.Frame, "max message size", mms, row[9])
 			}
 		})
 	}
@@ -101,12 +102,12 @@ func addrOrEmpty(a netip.Addr) string {
 // files expect for dhcp-eve-extended and dhcp-eve-extended-option-60.
 func TestSuricataExpectations(t *testing.T) {
 	msgs := map[int]*observe.DHCP{}
-	for _, dg := range readUDP(t, corpus(t, "suricata-verify/dhcp-eve-extended/input.pcap")) {
-		d, err := ParseV4(dg.payload)
+	for _, dg := range corpustest.UDP(t, corpustest.Path(t, "suricata-verify/dhcp-eve-extended/input.pcap")) {
+		d, err := ParseV4(dg.Payload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs[dg.frame] = d
+		msgs[dg.Frame] = d
 	}
 	mac := "00:11:32:17:49:f0"
 	req, ack := msgs[1], msgs[2]
@@ -133,11 +134,11 @@ func TestSuricataExpectations(t *testing.T) {
 		t.Errorf("ack: %+v", ack)
 	}
 
-	dgs := readUDP(t, corpus(t, "suricata-verify/dhcp-eve-extended-option-60/input.pcap"))
+	dgs := corpustest.UDP(t, corpustest.Path(t, "suricata-verify/dhcp-eve-extended-option-60/input.pcap"))
 	if len(dgs) != 1 {
 		t.Fatalf("%d datagrams", len(dgs))
 	}
-	d, err := ParseV4(dgs[0].payload)
+	d, err := ParseV4(dgs[0].Payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,25 +158,25 @@ func isSubsequence(have, want []uint8) bool {
 }
 
 func TestV6Corpus(t *testing.T) {
-	bin := tshark(t)
-	path := corpus(t, "ja4/pcap/dhcpv6.pcap")
+	bin := corpustest.Tshark(t)
+	path := corpustest.Path(t, "ja4/pcap/dhcpv6.pcap")
 	rows := tsharkRows(t, bin, path, "dhcpv6", "dhcpv6.msgtype", "dhcpv6.requested_option_code", "dhcpv6.duid.bytes")
 	var types []string
-	for _, dg := range readUDP(t, path) {
+	for _, dg := range corpustest.UDP(t, path) {
 		if !isV6(dg) {
 			continue
 		}
-		d, err := ParseV6(dg.payload)
+		d, err := ParseV6(dg.Payload)
 		if err != nil {
-			t.Fatalf("frame %d: %v", dg.frame, err)
+			t.Fatalf("frame %d: %v", dg.Frame, err)
 		}
-		row := rows[dg.frame]
+		row := rows[dg.Frame]
 		mt, _ := strconv.Atoi(row[0])
-		check(t, dg.frame, "type", d.MessageType, typeName(v6Types[:], mt))
-		check(t, dg.frame, "oro", joinInts(d.ParamList16), row[1])
-		check(t, dg.frame, "client duid", hex.EncodeToString(d.ClientID), strings.Split(row[2], ",")[0])
+		check(t, dg.Frame, "type", d.MessageType, typeName(v6Types[:], mt))
+		check(t, dg.Frame, "oro", joinInts(d.ParamList16), row[1])
+		check(t, dg.Frame, "client duid", hex.EncodeToString(d.ClientID), strings.Split(row[2], ",")[0])
 		if d.ClientMAC.String() != "08:00:27:fe:8f:95" {
-			t.Errorf("frame %d: client MAC %v from DUID-LLT", dg.frame, d.ClientMAC)
+			t.Errorf("frame %d: client MAC %v from DUID-LLT", dg.Frame, d.ClientMAC)
 		}
 		types = append(types, d.MessageType)
 	}
@@ -187,26 +188,26 @@ func TestV6Corpus(t *testing.T) {
 // TestFuzzCapture feeds nDPI's fuzzed DHCP capture: no panic, errors named.
 func TestFuzzCapture(t *testing.T) {
 	n, errs := 0, 0
-	for _, dg := range readUDP(t, corpus(t, "ndpi/pcap/dhcp-fuzz.pcapng")) {
+	for _, dg := range corpustest.UDP(t, corpustest.Path(t, "ndpi/pcap/dhcp-fuzz.pcapng")) {
 		if !isV4(dg) {
 			continue
 		}
 		n++
-		d, err := ParseV4(dg.payload)
+		d, err := ParseV4(dg.Payload)
 		if err != nil {
 			errs++
 			var oe *OptionError
 			if errors.As(err, &oe) {
 				if oe.Code != 60 || oe.Offset != 261 || d.MessageType != "type-106" || d.Hostname != "MK03862" {
-					t.Errorf("frame %d: %v, partial %+v", dg.frame, err, d)
+					t.Errorf("frame %d: %v, partial %+v", dg.Frame, err, d)
 				}
-				t.Logf("frame %d: %v (decoded before it: type %q host %q)", dg.frame, err, d.MessageType, d.Hostname)
+				t.Logf("frame %d: %v (decoded before it: type %q host %q)", dg.Frame, err, d.MessageType, d.Hostname)
 			} else if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrNotDHCP) {
-				t.Errorf("frame %d: unnamed error %v", dg.frame, err)
+				t.Errorf("frame %d: unnamed error %v", dg.Frame, err)
 			}
 			continue
 		}
-		t.Logf("frame %d: %+v", dg.frame, d)
+		t.Logf("frame %d: %+v", dg.Frame, d)
 	}
 	if n == 0 {
 		t.Fatal("no DHCP datagram in dhcp-fuzz.pcapng")

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 )
 
 // dnsCorpus are the captures whose DNS question names must equal tshark's.
@@ -27,7 +29,7 @@ var dnsCorpus = []string{
 // test folders into one level joined by "_"
 // (tests/ipv6-evasion/ipv6-malformed-fragments-9 → ipv6-evasion_ipv6-malformed-fragments-9).
 func mdnsCapture(t *testing.T) string {
-	y := corpus(t, "suricata-verify/mdns/test.yaml")
+	y := corpustest.Path(t, "suricata-verify/mdns/test.yaml")
 	raw, err := os.ReadFile(y)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +45,7 @@ func mdnsCapture(t *testing.T) string {
 	}
 	rel := strings.TrimPrefix(filepath.ToSlash(spec.Pcap), "../")
 	dir, file := filepath.Split(rel)
-	return corpus(t, filepath.Join("suricata-verify", strings.ReplaceAll(strings.Trim(dir, "/"), "/", "_"), file))
+	return corpustest.Path(t, filepath.Join("suricata-verify", strings.ReplaceAll(strings.Trim(dir, "/"), "/", "_"), file))
 }
 
 // ourNames parses every DNS message of a capture the way the sensor will:
@@ -116,21 +118,21 @@ func ourNames(t *testing.T, path string) (map[int]string, int) {
 //   - tshark -Y dns does not match mDNS (its own dissector, "mdns"), so the
 //     filter is "dns || mdns".
 func TestTsharkConformance(t *testing.T) {
-	bin := tshark(t)
+	bin := corpustest.Tshark(t)
 	files := append([]string{}, dnsCorpus...)
 	for _, f := range files {
-		corpus(t, f)
+		corpustest.Path(t, f)
 	}
 	paths := make([]string, 0, len(files)+1)
 	for _, f := range files {
-		paths = append(paths, filepath.Join(testdataRoot, f))
+		paths = append(paths, corpustest.Path(t, f))
 	}
 	paths = append(paths, mdnsCapture(t))
 
 	total := 0
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			rows := tsharkFields(t, bin, path, "dns || mdns", "frame.number", "dns.qry.name")
+			rows := corpustest.Fields(t, bin, path, "dns || mdns", "frame.number", "dns.qry.name")
 			if len(rows) == 0 {
 				t.Fatal("tshark found no DNS message: wrong capture?")
 			}

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,26 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 	"github.com/orchard-nsm/orchard/capture/observe"
 )
-
-const testdataRoot = "../../../shared/testdata"
-
-func corpus(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join(testdataRoot, rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI: %v", err)
-		}
-		t.Skipf("shared test corpus not present (%v)", err)
-	}
-	return p
-}
 
 // firstRequest is the first request head of one client stream, as Parse
 // saw it once enough in-order bytes had arrived.
@@ -49,28 +32,6 @@ type firstRequest struct {
 // after each segment until it stops saying ErrNeedMore, as the sensor will.
 func firstRequests(t testing.TB, path string) map[string]*firstRequest {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type reader interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	}
-	var r reader
-	var lt layers.LinkType
-	if len(raw) >= 4 && bytes.Equal(raw[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, lt = ng, ng.LinkType()
-	} else {
-		pr, err := pcapgo.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, lt = pr, pr.LinkType()
-	}
 	type stream struct {
 		buf     []byte
 		nextSeq uint32
@@ -79,15 +40,7 @@ func firstRequests(t testing.TB, path string) map[string]*firstRequest {
 	}
 	streams := map[string]*stream{}
 	out := map[string]*firstRequest{}
-	for frame := 1; ; frame++ {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s frame %d: %v", path, frame, err)
-		}
-		pkt := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{NoCopy: true})
+	for frame, pkt := range corpustest.Packets(t, path) {
 		tl := pkt.Layer(layers.LayerTypeTCP)
 		nl := pkt.NetworkLayer()
 		if tl == nil || nl == nil {
@@ -119,40 +72,19 @@ func firstRequests(t testing.TB, path string) map[string]*firstRequest {
 			s.done = true
 		}
 	}
-}
-
-func tshark(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("tshark"); err == nil {
-		return p
-	}
-	if os.Geteuid() == 0 { // the lab machines: install it rather than skip
-		cmd := exec.Command("apt-get", "install", "-y", "tshark")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("apt-get install tshark: %v\n%s", err, out)
-		}
-		if p, err := exec.LookPath("tshark"); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("tshark is required under CI=true")
-	}
-	t.Skip("tshark not installed and cannot be installed (not root); skipping tshark comparison")
-	return ""
+	return out
 }
 
 // TestTsharkFirstRequests compares the first request of every client
 // stream with tshark's HTTP dissector: method, target, version, Host and
 // User-Agent. tshark prints an absent header and an empty one alike ("").
 func TestTsharkFirstRequests(t *testing.T) {
-	bin := tshark(t)
+	bin := corpustest.Tshark(t)
 	files := []string{"ja4/pcap/http1.pcapng", "ja4/pcap/http-empty-useragent.pcap", "ja4/pcap/http1-with-cookies.pcapng",
 		"ndpi/pcap/conncheck.pcap", "ndpi/pcap/emotet.pcap", "ndpi/pcap/WebattackRCE.pcap"}
 	total := 0
 	for _, rel := range files {
-		path := corpus(t, rel)
+		path := corpustest.Path(t, rel)
 		t.Run(filepath.Base(rel), func(t *testing.T) {
 			ours := firstRequests(t, path)
 			cmd := exec.Command(bin, "-n", "-r", path, "-Y", "http.request", "-T", "fields", "-E", "separator=/t",
@@ -223,8 +155,8 @@ var ndpiFlow = regexp.MustCompile(`^\s*\d+\s+TCP (\S+):(\d+) <?-> (\S+):(\d+) .*
 func TestNDPIUserAgents(t *testing.T) {
 	checked := 0
 	for _, name := range []string{"conncheck.pcap", "emotet.pcap", "WebattackRCE.pcap"} {
-		path := corpus(t, "ndpi/pcap/"+name)
-		raw, err := os.ReadFile(corpus(t, "ndpi/result/"+name+".out"))
+		path := corpustest.Path(t, "ndpi/pcap/"+name)
+		raw, err := os.ReadFile(corpustest.Path(t, "ndpi/result/"+name+".out"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,8 +193,8 @@ func TestNDPIUserAgents(t *testing.T) {
 func TestJA4HPrefix(t *testing.T) {
 	checked := 0
 	for _, name := range []string{"http1.pcapng", "http-empty-useragent.pcap", "http1-with-cookies.pcapng"} {
-		path := corpus(t, "ja4/pcap/"+name)
-		raw, err := os.ReadFile(corpus(t, "ja4/expected/python/"+name+".json"))
+		path := corpustest.Path(t, "ja4/pcap/"+name)
+		raw, err := os.ReadFile(corpustest.Path(t, "ja4/expected/python/"+name+".json"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,8 @@
 package quic
 
 import (
-	"bytes"
-	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,77 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 	"github.com/orchard-nsm/orchard/capture/tlshello"
 )
-
-// The repository is /work/main and shared/ sits beside it.
-const testdataDir = "../../../shared/testdata"
-
-func needTestdata(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(testdataDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("third-party captures missing at %s: %v", testdataDir, err)
-		}
-		t.Skipf("third-party captures not present at %s", testdataDir)
-	}
-	return testdataDir
-}
-
-type udpDatagram struct {
-	frame            int
-	srcPort, dstPort uint16
-	payload          []byte
-}
-
-// readUDP returns every UDP payload of a pcap or pcapng file.
-func readUDP(t *testing.T, path string) []udpDatagram {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	type source interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	}
-	var (
-		src  source
-		link layers.LinkType
-	)
-	if r, err := pcapgo.NewReader(f); err == nil {
-		src, link = r, r.LinkType()
-	} else {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			t.Fatal(err)
-		}
-		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			t.Fatalf("%s: neither pcap nor pcapng: %v", path, err)
-		}
-		src, link = r, r.LinkType()
-	}
-	var out []udpDatagram
-	for frame := 1; ; frame++ {
-		data, _, err := src.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s frame %d: %v", path, frame, err)
-		}
-		pkt := gopacket.NewPacket(data, link, gopacket.Default)
-		if u, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
-			out = append(out, udpDatagram{frame, uint16(u.SrcPort), uint16(u.DstPort), bytes.Clone(u.Payload)})
-		}
-	}
-	return out
-}
 
 type extracted struct {
 	frame            int
@@ -105,22 +35,22 @@ func extract(t *testing.T, path string) ([]extracted, Stats) {
 	tr := NewTracker(64, time.Minute)
 	var out []extracted
 	var hello tlshello.ClientHello
-	for _, d := range readUDP(t, path) {
-		res, ok, _ := tr.DatagramFrom(t0, DirectionFromPorts(d.srcPort, d.dstPort), d.payload)
+	for _, d := range corpustest.UDP(t, path) {
+		res, ok, _ := tr.DatagramFrom(t0, DirectionFromPorts(d.SrcPort, d.DstPort), d.Payload)
 		if !ok {
 			continue
 		}
 		if err := hello.Unmarshal(res.ClientHello); err != nil {
-			t.Errorf("%s frame %d: tlshello: %v", path, d.frame, err)
+			t.Errorf("%s frame %d: tlshello: %v", path, d.Frame, err)
 			continue
 		}
 		ja4, _ := hello.JA4('q')
 		ja3s, ja3 := hello.JA3()
 		tps, err := ParseTransportParameters(hello.QUICTransportParams, nil)
 		if err != nil {
-			t.Errorf("%s frame %d: transport parameters: %v", path, d.frame, err)
+			t.Errorf("%s frame %d: transport parameters: %v", path, d.Frame, err)
 		}
-		out = append(out, extracted{d.frame, d.srcPort, d.dstPort, hex.EncodeToString(res.DCID),
+		out = append(out, extracted{d.Frame, d.SrcPort, d.DstPort, hex.EncodeToString(res.DCID),
 			hello.ServerName, ja4, ja3s, ja3, slices.Clone(hello.Extensions), slices.Clone(hello.ALPN), len(tps)})
 	}
 	return out, tr.Stats()
@@ -144,8 +74,8 @@ var conformanceFiles = []struct {
 }
 
 func TestConformanceCaptures(t *testing.T) {
-	root := needTestdata(t)
-	tshark := findTshark(t)
+	root := corpustest.Dir(t)
+	tshark := corpustest.OptionalTshark(t)
 	for _, tc := range conformanceFiles {
 		t.Run(filepath.Base(filepath.Dir(tc.path))+"/"+filepath.Base(tc.path), func(t *testing.T) {
 			path := filepath.Join(root, tc.path)
@@ -192,31 +122,6 @@ func skipped(st Stats) string {
 	return b.String()
 }
 
-// findTshark returns tshark's path, installing it with apt-get when missing
-// and running as root; "" (after a log) when it cannot be had outside CI.
-func findTshark(t *testing.T) string {
-	if p, err := exec.LookPath("tshark"); err == nil {
-		return p
-	}
-	if os.Geteuid() == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "-q", "tshark")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Logf("apt-get install tshark: %v\n%s", err, out)
-		}
-		if p, err := exec.LookPath("tshark"); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("tshark is needed for the conformance comparison and could not be installed")
-	}
-	t.Log("tshark not available: skipping the comparison with tshark")
-	return ""
-}
-
 func tsharkClientHellos(t *testing.T, tshark, path string) []string {
 	t.Helper()
 	out, err := exec.Command(tshark, "-r", path, "-Y", "quic && tls.handshake.type==1",
@@ -235,7 +140,7 @@ func tsharkClientHellos(t *testing.T, tshark, path string) []string {
 // TestJA4AgainstFoxIOSnapshots checks the JA4 of each extracted ClientHello
 // against the FoxIO rust tool's expected output for QUIC streams.
 func TestJA4AgainstFoxIOSnapshots(t *testing.T) {
-	root := needTestdata(t)
+	root := corpustest.Dir(t)
 	for _, name := range []string{"chrome-cloudflare-quic-with-secrets.pcapng", "quic-tls-handshake.pcapng", "quic-with-several-tls-frames.pcapng"} {
 		raw, err := os.ReadFile(filepath.Join(root, "ja4/expected/rust", name+".snap"))
 		if err != nil {
@@ -280,7 +185,7 @@ var ruleRe = regexp.MustCompile(`(ja3\.string|ja3\.hash|ja3s\.string|quic\.versi
 // TestSuricataVerifyExpectations checks the quic.ja4, quic.extensions and
 // ja3 expectations of the suricata-verify QUIC tests.
 func TestSuricataVerifyExpectations(t *testing.T) {
-	root := needTestdata(t)
+	root := corpustest.Dir(t)
 	extNames := map[string]uint16{"server_name": 0, "status_request": 5, "supported_groups": 10, "alpn": 16, "key_share": 51, "supported_versions": 43}
 	checked := 0
 	for _, test := range []string{"quic-ietf-ja3", "quic-v2-ja3", "ja4-quic", "ja4-tls-quic"} {

@@ -3,8 +3,6 @@ package tcpfp
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,23 +14,10 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 )
-
-const testdataRoot = "../../../shared/testdata"
-
-func corpusDir(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join(testdataRoot, rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus missing under CI: %v", err)
-		}
-		t.Skipf("shared test corpus not present (%v)", err)
-	}
-	return p
-}
 
 type flowKey struct {
 	src, dst         netip.Addr
@@ -51,38 +36,8 @@ type syn struct {
 
 func readSYNs(t testing.TB, path string) []syn {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type reader interface {
-		ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	}
-	var r reader
-	var lt layers.LinkType
-	if len(raw) >= 4 && bytes.Equal(raw[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(bytes.NewReader(raw), pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, lt = ng, ng.LinkType()
-	} else {
-		pr, err := pcapgo.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, lt = pr, pr.LinkType()
-	}
 	var out []syn
-	for frame := 1; ; frame++ {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s frame %d: %v", path, frame, err)
-		}
-		pkt := gopacket.NewPacket(data, lt, gopacket.DecodeOptions{NoCopy: true})
+	for frame, pkt := range corpustest.Packets(t, path) {
 		var ip gopacket.Layer
 		var src, dst netip.Addr
 		for _, l := range pkt.Layers() {
@@ -108,18 +63,19 @@ func readSYNs(t testing.TB, path string) []syn {
 			}
 		}
 	}
+	return out
 }
 
 // TestJA4TCorpus checks JA4T against FoxIO's Rust expectations for every
 // client SYN the .snap files give a ja4t for.
 func TestJA4TCorpus(t *testing.T) {
-	snaps, err := filepath.Glob(filepath.Join(corpusDir(t, "ja4/expected/rust"), "*.snap"))
+	snaps, err := filepath.Glob(filepath.Join(corpustest.Path(t, "ja4/expected/rust"), "*.snap"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := 0
 	for _, snap := range snaps {
-		pcap := filepath.Join(testdataRoot, "ja4/pcap", strings.TrimSuffix(filepath.Base(snap), ".snap"))
+		pcap := filepath.Join(corpustest.Dir(t), "ja4/pcap", strings.TrimSuffix(filepath.Base(snap), ".snap"))
 		raw, err := os.ReadFile(snap)
 		if err != nil {
 			t.Fatal(err)
@@ -211,15 +167,15 @@ func TestP0fRawSig(t *testing.T) {
 		}
 		t.Skip("p0f not installed (apt-get install p0f); skipping p0f comparison")
 	}
-	fpdb := filepath.Join(corpusDir(t, "p0f"), "p0f.fp")
-	files, _ := filepath.Glob(filepath.Join(testdataRoot, "ja4/pcap/*"))
+	fpdb := filepath.Join(corpustest.Path(t, "p0f"), "p0f.fp")
+	files, _ := filepath.Glob(filepath.Join(corpustest.Dir(t), "ja4/pcap/*"))
 	for i := range files {
-		files[i], _ = filepath.Rel(testdataRoot, files[i])
+		files[i], _ = filepath.Rel(corpustest.Dir(t), files[i])
 	}
 	files = append(files, "ndpi/pcap/safari.pcap", "ndpi/pcap/443-safari.pcap")
 	compared := 0
 	for _, f := range files {
-		path := filepath.Join(testdataRoot, f)
+		path := filepath.Join(corpustest.Dir(t), f)
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}

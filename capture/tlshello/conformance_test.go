@@ -29,21 +29,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/orchard-nsm/orchard/capture/internal/corpustest"
 )
-
-// testdataRel is the shared corpus relative to this package's directory.
-const testdataRel = "../../../shared/testdata"
-
-func testdataDir(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(testdataRel, "MANIFEST.tsv")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared testdata missing at %s: %v", testdataRel, err)
-		}
-		t.Skipf("shared testdata not found at %s (%v); skipping conformance test", testdataRel, err)
-	}
-	return testdataRel
-}
 
 // flowKey is a client-to-server direction of a TCP connection.
 type flowKey struct {
@@ -311,7 +299,7 @@ func parseSnap(b []byte) []snapEntry {
 var knownJA4Deviation = map[string]struct{ want, reason string }{}
 
 func TestConformanceJA4Rust(t *testing.T) {
-	dir := testdataDir(t)
+	dir := corpustest.Dir(t)
 	snaps, err := filepath.Glob(filepath.Join(dir, "ja4/expected/rust/*.snap"))
 	if err != nil || len(snaps) == 0 {
 		t.Fatalf("no Rust snapshots under %s: %v", dir, err)
@@ -391,7 +379,7 @@ func entryKey(src, dst, sport, dport string) (flowKey, error) {
 // TestConformanceJA4RawPython compares JA4_r with FoxIO's Python output,
 // which is the only reference that records the raw form.
 func TestConformanceJA4RawPython(t *testing.T) {
-	dir := testdataDir(t)
+	dir := corpustest.Dir(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "ja4/expected/python/*.json"))
 	var compared, matched int
 	for _, file := range files {
@@ -438,7 +426,7 @@ func TestConformanceJA4RawPython(t *testing.T) {
 // TestConformanceJA3Salesforce compares with the ja3 column of the Zeek logs
 // in Salesforce's own JA3 tests.
 func TestConformanceJA3Salesforce(t *testing.T) {
-	dir := filepath.Join(testdataDir(t), "ja3/salesforce")
+	dir := filepath.Join(corpustest.Dir(t), "ja3/salesforce")
 	compared := 0
 	for _, name := range []string{"ssl-chrome", "ssl-curl"} {
 		log, err := os.ReadFile(filepath.Join(dir, name+".expected.ssl.log"))
@@ -474,37 +462,6 @@ func TestConformanceJA3Salesforce(t *testing.T) {
 	if compared != 2 {
 		t.Errorf("compared %d Salesforce records, want 2", compared)
 	}
-}
-
-// tsharkPath returns tshark, installing Debian's package when missing and
-// running as root; otherwise the test is skipped (failed under CI=true).
-func tsharkPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("tshark"); err == nil {
-		return p
-	}
-	unavailable := func(format string, args ...any) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if os.Geteuid() != 0 {
-		unavailable("tshark not installed and not root to apt-get install it")
-	}
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "tshark"}} {
-		cmd := exec.Command("apt-get", args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			unavailable("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	p, err := exec.LookPath("tshark")
-	if err != nil {
-		unavailable("tshark still not found after apt-get install: %v", err)
-	}
-	return p
 }
 
 // tsharkHello is one TCP ClientHello as tshark sees it.
@@ -550,11 +507,11 @@ func runTshark(tshark, path string) ([]tsharkHello, error) {
 // TestConformanceTshark compares JA3 (MD5) and SNI with tshark for the TCP
 // ClientHellos of every capture under the shared testdata.
 func TestConformanceTshark(t *testing.T) {
-	dir := testdataDir(t)
+	dir := corpustest.Dir(t)
 	if testing.Short() {
 		t.Skip("runs tshark over every capture; skipped with -short")
 	}
-	tshark := tsharkPath(t)
+	tshark := corpustest.Tshark(t)
 	var captures []string
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
