@@ -214,7 +214,9 @@ func TestModesMatchOffline(t *testing.T) {
 	for _, mode := range []string{"afpacket", "ebpf"} {
 		t.Run(mode, func(t *testing.T) {
 			p := livetest.NewPair(t)
-			got, st, c := runLive(t, p, mode, file, n, 20000)
+			// 8k packets/s: the point is equivalence, not speed (make bench-live
+			// measures that), and CI runs other test packages alongside.
+			got, st, c := runLive(t, p, mode, file, n, 8000)
 			if c.Mode() != mode {
 				t.Fatalf("mode %s, want %s (%s)", c.Mode(), mode, c.Why())
 			}
