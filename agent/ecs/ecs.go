@@ -10,6 +10,7 @@
 package ecs
 
 import (
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -191,32 +192,32 @@ func AppendEvent(dst []byte, o *observe.Observation) []byte {
 }
 
 func endpoints(w *obj, o *observe.Observation) {
-	if o.Src.IsValid() || !o.SrcMAC.IsZero() {
-		w.open("source")
-		w.addr("ip", o.Src)
-		if o.Src.IsValid() && o.Transport != observe.TransportNone {
-			w.uint("port", uint64(o.SrcPort))
-		}
-		w.str("mac", o.SrcMAC.String())
-		if f := o.Flow; o.Kind == observe.KindFlow && f != nil {
-			w.uint("packets", f.PacketsOut)
-			w.uint("bytes", f.BytesOut)
-		}
-		w.close()
+	var pktsOut, bytesOut, pktsIn, bytesIn uint64
+	flow := o.Kind == observe.KindFlow && o.Flow != nil
+	if flow {
+		pktsOut, bytesOut, pktsIn, bytesIn = o.Flow.PacketsOut, o.Flow.BytesOut, o.Flow.PacketsIn, o.Flow.BytesIn
 	}
-	if o.Dst.IsValid() || !o.DstMAC.IsZero() {
-		w.open("destination")
-		w.addr("ip", o.Dst)
-		if o.Dst.IsValid() && o.Transport != observe.TransportNone {
-			w.uint("port", uint64(o.DstPort))
-		}
-		w.str("mac", o.DstMAC.String())
-		if f := o.Flow; o.Kind == observe.KindFlow && f != nil {
-			w.uint("packets", f.PacketsIn)
-			w.uint("bytes", f.BytesIn)
-		}
-		w.close()
+	endpoint(w, "source", o, o.Src, o.SrcPort, o.SrcMAC, flow, pktsOut, bytesOut)
+	endpoint(w, "destination", o, o.Dst, o.DstPort, o.DstMAC, flow, pktsIn, bytesIn)
+}
+
+// endpoint writes source.* or destination.*; flows add the packets and
+// bytes that endpoint sent.
+func endpoint(w *obj, name string, o *observe.Observation, ip netip.Addr, port uint16, mac observe.MAC, flow bool, pkts, bytes uint64) {
+	if !ip.IsValid() && mac.IsZero() {
+		return
 	}
+	w.open(name)
+	w.addr("ip", ip)
+	if ip.IsValid() && o.Transport != observe.TransportNone {
+		w.uint("port", uint64(port))
+	}
+	w.str("mac", mac.String())
+	if flow {
+		w.uint("packets", pkts)
+		w.uint("bytes", bytes)
+	}
+	w.close()
 }
 
 func protocol(o *observe.Observation) string {
