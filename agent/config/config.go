@@ -217,47 +217,27 @@ func Default() (*Config, error) { return Parse("default.yaml", defaultYAML) }
 
 // applyDefaults fills keys left out. It runs before validation.
 func (c *Config) applyDefaults() {
-	if c.Verdict.Threshold == 0 {
-		c.Verdict.Threshold = DefaultThreshold
-	}
-	if c.Verdict.Prior == 0 {
-		c.Verdict.Prior = DefaultPrior
-	}
-	if c.Verdict.DefaultCap == 0 {
-		c.Verdict.DefaultCap = DefaultKindCap
-	}
-	if c.Verdict.MaxEvidence == 0 {
-		c.Verdict.MaxEvidence = DefaultMaxEvidence
-	}
-	if c.Correlation.Window == 0 {
-		c.Correlation.Window = DefaultWindow
-	}
-	if c.Correlation.Suppress == 0 {
-		c.Correlation.Suppress = DefaultSuppress
-	}
-	if c.Hosts.Max == 0 {
-		c.Hosts.Max = DefaultMaxHosts
-	}
-	if c.Hosts.Idle == 0 {
-		c.Hosts.Idle = DefaultIdle
-	}
-	if c.Hosts.RouterAddresses == 0 {
-		c.Hosts.RouterAddresses = DefaultRouterAddresses
-	}
-	if c.Capture.Mode == "" {
-		c.Capture.Mode = DefaultMode
-	}
-	if c.Capture.RingSize == 0 {
-		c.Capture.RingSize = DefaultRingSize
-	}
-	if c.Capture.BPFRingSize == 0 {
-		c.Capture.BPFRingSize = DefaultBPFRingSize
-	}
-	if c.Outputs.MaxSize == 0 {
-		c.Outputs.MaxSize = DefaultMaxSize
-	}
-	if c.Outputs.Keep == 0 {
-		c.Outputs.Keep = DefaultKeep
+	orDefault(&c.Verdict.Threshold, DefaultThreshold)
+	orDefault(&c.Verdict.Prior, DefaultPrior)
+	orDefault(&c.Verdict.DefaultCap, DefaultKindCap)
+	orDefault(&c.Verdict.MaxEvidence, DefaultMaxEvidence)
+	orDefault(&c.Correlation.Window, DefaultWindow)
+	orDefault(&c.Correlation.Suppress, DefaultSuppress)
+	orDefault(&c.Hosts.Max, DefaultMaxHosts)
+	orDefault(&c.Hosts.Idle, DefaultIdle)
+	orDefault(&c.Hosts.RouterAddresses, DefaultRouterAddresses)
+	orDefault(&c.Capture.Mode, DefaultMode)
+	orDefault(&c.Capture.RingSize, DefaultRingSize)
+	orDefault(&c.Capture.BPFRingSize, DefaultBPFRingSize)
+	orDefault(&c.Outputs.MaxSize, DefaultMaxSize)
+	orDefault(&c.Outputs.Keep, DefaultKeep)
+}
+
+// orDefault sets *p to def when the file left it unset (zero).
+func orDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
 	}
 }
 
