@@ -189,6 +189,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orchard run: %v\n", err)
 		return exitUsage
 	}
+	// Signals are caught before capture starts: a SIGHUP sent as soon as
+	// "capturing on" is logged must reload, not kill (its default action).
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigc)
 	capt, err := live.Open(live.Config{
 		Interfaces:   cfg.Capture.Interfaces,
 		Mode:         cfg.Capture.Mode,
@@ -223,9 +228,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		log.Info(fmt.Sprintf("metrics on http://%s/metrics", addr), "listen", addr.String())
 	}
 
-	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigc)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runErr := make(chan error, 1)
