@@ -56,7 +56,7 @@ func benchEngine(b *testing.B, mix string) {
 	start := time.Now()
 	total := 0
 	for i := 0; i < b.N; i++ {
-		e := NewEngine(Config{}, sink)
+		e := NewEngine(Config{ReuseObservations: true}, sink)
 		for j := range pkts {
 			e.Packet(pkts[j].data, pkts[j].info, layers.LinkTypeEthernet)
 		}

@@ -172,7 +172,7 @@ func (e *Engine) tlsHello(f *flow, data []byte) verdict {
 		return verdictDone
 	}
 	t := &e.dec.tcp
-	to := &tlsObs{}
+	to := reuse(e.cfg.ReuseObservations, &e.scratch.tls)
 	o := &to.o
 	e.initObs(o, observe.KindTLS, observe.TransportTCP, uint16(t.SrcPort), uint16(t.DstPort))
 	o.TLS = &to.h

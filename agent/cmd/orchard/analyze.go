@@ -136,7 +136,9 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	out.agent = ag
-	ccfg := capture.Config{Log: log, MaxFlows: f.maxFlows, StreamLimit: f.streamSize}
+	// output.Observe writes each observation and hands it to the agent,
+	// which keeps values, not the observation: the engine may reuse it.
+	ccfg := capture.Config{Log: log, MaxFlows: f.maxFlows, StreamLimit: f.streamSize, ReuseObservations: true}
 	if !f.allFlows {
 		ccfg.FlowFilter = ag.FlowInterest().Wants
 	}
