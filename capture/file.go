@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -47,6 +48,19 @@ type fileSource struct {
 	n      uint64
 	// ngLinks caches the link type of each pcapng interface.
 	ngLinks []layers.LinkType
+	ngPos   *countingReader
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // OpenFile opens a pcap or pcapng capture file; name "-" reads standard
@@ -97,7 +111,9 @@ func NewFileSource(name string, r io.Reader) (Source, error) {
 		s.pcap = pr
 		s.link = layers.LinkType(pr.link)
 	case 0x0a0d0d0a:
-		br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pr.unread()), r), 1<<20)
+		s.ngPos = &countingReader{r: r}
+		s.ngPos.n.Store(int64(len(pr.unread())))
+		br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pr.unread()), s.ngPos), 1<<20)
 		s.ng, err = pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("%s: pcapng header: %w", name, err)
@@ -114,6 +130,15 @@ func NewFileSource(name string, r io.Reader) (Source, error) {
 		return nil, fmt.Errorf("%s: %w %d (%s)", name, ErrUnknownLinkType, s.link, s.link)
 	}
 	return s, nil
+}
+
+// Position returns how many bytes of the file have been read so far (for
+// a progress meter; safe to call from another goroutine).
+func (s *fileSource) Position() int64 {
+	if s.pcap != nil {
+		return s.pcap.pos.Load()
+	}
+	return s.ngPos.n.Load()
 }
 
 func (s *fileSource) Name() string              { return s.name }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/orchard-nsm/orchard/agent"
@@ -315,58 +314,30 @@ func humanBytes(n uint64) string {
 // openCapture opens a file (or stdin for "-") with a progress meter on
 // stderr when wanted.
 func openCapture(name string, stdin io.Reader, when string, stderr io.Writer) (capture.Source, *progress, error) {
-	var r io.Reader
-	var size int64
-	var closer io.Closer
+	var (
+		src  capture.Source
+		size int64
+		err  error
+	)
 	if name == "-" {
-		r = stdin
+		src, err = capture.NewFileSource(name, stdin)
 	} else {
-		fh, err := os.Open(name)
-		if err != nil {
-			return nil, nil, err
-		}
-		if st, err := fh.Stat(); err == nil {
+		if st, serr := os.Stat(name); serr == nil {
 			size = st.Size()
 		}
-		r, closer = fh, fh
+		src, err = capture.OpenFile(name)
 	}
-	p := &progress{name: name, size: size}
-	cr := &countingReader{r: r, n: &p.read}
-	src, err := capture.NewFileSource(name, cr)
 	if err != nil {
-		if closer != nil {
-			closer.Close()
-		}
 		return nil, nil, err
 	}
-	if wantProgress(when, size, stderr) {
-		p.start(stderr)
+	p := &progress{name: name, size: size}
+	if ps, ok := src.(interface{ Position() int64 }); ok {
+		p.pos = ps.Position
+		if wantProgress(when, size, stderr) {
+			p.start(stderr)
+		}
 	}
-	return closingSource{src, closer}, p, nil
-}
-
-type closingSource struct {
-	capture.Source
-	c io.Closer
-}
-
-func (s closingSource) Close() error {
-	s.Source.Close()
-	if s.c != nil {
-		return s.c.Close()
-	}
-	return nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
+	return src, p, nil
 }
 
 func wantProgress(when string, size int64, stderr io.Writer) bool {
@@ -388,7 +359,7 @@ func wantProgress(when string, size int64, stderr io.Writer) bool {
 type progress struct {
 	name string
 	size int64
-	read atomic.Int64
+	pos  func() int64 // bytes read so far
 	done chan struct{}
 	wg   chan struct{}
 }
@@ -407,7 +378,7 @@ func (p *progress) start(w io.Writer) {
 				fmt.Fprintf(w, "\r\033[K")
 				return
 			case <-t.C:
-				n := p.read.Load()
+				n := p.pos()
 				rate := float64(n) / time.Since(t0).Seconds()
 				if p.size > 0 {
 					pct := 100 * float64(n) / float64(p.size)
