@@ -25,7 +25,7 @@ type pcapReader struct {
 	lo, hi int // unread bytes are buf[lo:hi]
 	eof    bool
 	order  binary.ByteOrder
-	swap   bool // big-endian file: record headers read through order, not inlined
+	swap   bool   // big-endian file: record headers read through order, not inlined
 	nsec   uint32 // timestamp fraction unit in nanoseconds: 1 or 1000
 	snap   uint32
 	link   uint32
