@@ -294,3 +294,36 @@ func TestMalformedCountedNotFatal(t *testing.T) {
 		t.Fatalf("skips %v", s.Skipped)
 	}
 }
+
+// TestFlowEvictionLeastRecentlySeen: under pressure the flow evicted is the
+// one seen least recently, to within lruGrain: a flow seen again a second
+// later survives newer flows that went quiet, one seen again within the
+// grain is not reordered.
+func TestFlowEvictionLeastRecentlySeen(t *testing.T) {
+	c := &collect{}
+	e := NewEngine(Config{MaxFlows: 4}, c)
+	b := newBuilder(t)
+	ts := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	send := func(port uint16, at time.Duration) {
+		f := b.tcp(tcpSeg{sport: port, dport: 443, seq: 1, syn: true})
+		e.Packet(f, PacketInfo{Timestamp: ts.Add(at), CaptureLength: len(f), Length: len(f)}, layers.LinkTypeEthernet)
+	}
+	for i := 0; i < 4; i++ {
+		send(uint16(40000+i), time.Duration(i)*time.Millisecond) // 40000 is the oldest
+	}
+	send(40000, 1100*time.Millisecond) // seen again after the grain: now the newest
+	send(40001, 1101*time.Millisecond) // also after the grain: newest
+	send(40002, 500*time.Millisecond)  // within the grain of its start: not moved
+	// A fifth flow evicts the tail: 40002, whose last packet (0.5 s) is
+	// newer than 40003's (3 ms) but within the grain of its last move.
+	send(50000, 1200*time.Millisecond)
+	var ended []uint16
+	for _, o := range c.kind(observe.KindFlow) {
+		if o.Flow.Reason == "evicted" {
+			ended = append(ended, o.SrcPort)
+		}
+	}
+	if len(ended) != 1 || ended[0] != 40002 {
+		t.Fatalf("evicted %v, want [40002]", ended)
+	}
+}

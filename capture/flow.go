@@ -44,6 +44,7 @@ type flow struct {
 	vlan      uint16
 	start     int64 // unix nanos
 	last      int64
+	touched   int64 // when the entry last moved to the LRU head (see lruGrain)
 	pkts      [2]uint64
 	bytes     [2]uint64
 	syn       bool
