@@ -311,9 +311,9 @@ func TestFlowEvictionLeastRecentlySeen(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		send(uint16(40000+i), time.Duration(i)*time.Millisecond) // 40000 is the oldest
 	}
+	send(40002, 500*time.Millisecond)  // within the grain of its start: not moved
 	send(40000, 1100*time.Millisecond) // seen again after the grain: now the newest
 	send(40001, 1101*time.Millisecond) // also after the grain: newest
-	send(40002, 500*time.Millisecond)  // within the grain of its start: not moved
 	// A fifth flow evicts the tail: 40002, whose last packet (0.5 s) is
 	// newer than 40003's (3 ms) but within the grain of its last move.
 	send(50000, 1200*time.Millisecond)
