@@ -46,10 +46,8 @@ func (o *output) Finding(f *correlate.Finding) {
 }
 
 func (o *output) MailAccess(e *agent.MailEvent) {
-	if o.events {
-		o.buf = ecs.AppendMail(o.buf[:0], e)
-		o.w.Write(o.buf)
-	}
+	o.buf = ecs.AppendMail(o.buf[:0], e)
+	o.w.Write(o.buf)
 }
 
 type analyzeFlags struct {
@@ -129,7 +127,13 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	out := &output{w: bufio.NewWriterSize(stdout, 256<<10), events: f.events, buf: make([]byte, 0, 4096)}
 	defer out.w.Flush()
-	ag, err := agent.New(cfg, sigs, log, out)
+	// Mail events are written with --events only: without it the agent
+	// is not handed a MailSink and does not build them.
+	var sink agent.FindingSink = agent.FindingSinkFunc(out.Finding)
+	if f.events {
+		sink = out
+	}
+	ag, err := agent.New(cfg, sigs, log, sink)
 	if err != nil {
 		fmt.Fprintf(stderr, "orchard analyze: %v\n", err)
 		return exitUsage
