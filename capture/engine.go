@@ -97,6 +97,7 @@ type Engine struct {
 	spareStreams []*[2]stream
 	synfp        tcpfp.Cache
 	scratch      scratchObs
+	key          flowKey // the current packet's flow key, built in place
 	hsBuf        []byte
 	stats        Stats
 	// cur is the flow of the packet being processed, nil outside
@@ -284,21 +285,59 @@ func (e *Engine) macs() (src, dst observe.MAC) {
 }
 
 func makeKey(src, dst [16]byte, sport, dport uint16, proto uint8) (k flowKey, srcIsLo bool) {
-	// bytes.Compare order, by big-endian words.
 	be := binary.BigEndian
-	s0, d0 := be.Uint64(src[:8]), be.Uint64(dst[:8])
-	s1, d1 := be.Uint64(src[8:]), be.Uint64(dst[8:])
-	if s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport))) {
-		return flowKey{lo: src, hi: dst, loPort: sport, hiPort: dport, proto: proto}, true
+	srcIsLo = setKey(&k, be.Uint64(src[:8]), be.Uint64(src[8:]), be.Uint64(dst[:8]), be.Uint64(dst[8:]), sport, dport, proto)
+	return k, srcIsLo
+}
+
+// setKey writes the key of a flow between two addresses, each given as
+// two big-endian words of its 16-byte form, ordered as bytes.Compare
+// orders the addresses (ties broken by port), and reports whether the
+// source is the low end. The key is written word by word: whole 8-byte
+// stores that the comparisons' 8-byte loads read back directly (a key
+// built with byte copies and copied by value stalled on every lookup).
+func setKey(k *flowKey, s0, s1, d0, d1 uint64, sport, dport uint16, proto uint8) bool {
+	be := binary.BigEndian
+	srcIsLo := s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)))
+	if !srcIsLo {
+		s0, s1, d0, d1 = d0, d1, s0, s1
+		sport, dport = dport, sport
 	}
-	return flowKey{lo: dst, hi: src, loPort: dport, hiPort: sport, proto: proto}, false
+	be.PutUint64(k.lo[:8], s0)
+	be.PutUint64(k.lo[8:], s1)
+	be.PutUint64(k.hi[:8], d0)
+	be.PutUint64(k.hi[8:], d1)
+	k.loPort, k.hiPort, k.proto = sport, dport, proto
+	return srcIsLo
+}
+
+// v4Mapped is the second word of an IPv4-mapped IPv6 address without the
+// address: ::ffff:0:0.
+const v4Mapped = 0xffff << 32
+
+// packetKey writes the current packet's flow key into k.
+func (e *Engine) packetKey(k *flowKey, sport, dport uint16, proto uint8) (srcIsLo bool) {
+	d := e.dec
+	be := binary.BigEndian
+	if d.has.ip4 {
+		s, t := d.ip4.SrcIP, d.ip4.DstIP
+		if len(s) == 16 {
+			s = s[12:]
+		}
+		if len(t) == 16 {
+			t = t[12:]
+		}
+		return setKey(k, 0, v4Mapped|uint64(be.Uint32(s)), 0, v4Mapped|uint64(be.Uint32(t)), sport, dport, proto)
+	}
+	s, t := d.ip6.SrcIP, d.ip6.DstIP
+	return setKey(k, be.Uint64(s[:8]), be.Uint64(s[8:16]), be.Uint64(t[:8]), be.Uint64(t[8:16]), sport, dport, proto)
 }
 
 // flowFor finds or creates the flow of the current packet. clientGuess says
 // whether the packet's sender is the client if the flow is new.
 func (e *Engine) flowFor(sport, dport uint16, proto uint8, senderIsClient bool) (*flow, int32, dir) {
-	src, dst, _ := e.addrs()
-	k, srcIsLo := makeKey(src, dst, sport, dport, proto)
+	k := &e.key
+	srcIsLo := e.packetKey(k, sport, dport, proto)
 	i, ok := e.flows.lookup(k)
 	now := e.now.UnixNano()
 	if !ok {

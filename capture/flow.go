@@ -186,9 +186,9 @@ func sameKey(a, b *flowKey) bool {
 		a.loPort == b.loPort && a.hiPort == b.hiPort && a.proto == b.proto
 }
 
-func (t *flowTable) lookup(k flowKey) (int32, bool) {
-	for i := t.buckets[t.bucket(&k)]; i >= 0; i = t.at(i).hnext {
-		if sameKey(&t.at(i).key, &k) {
+func (t *flowTable) lookup(k *flowKey) (int32, bool) {
+	for i := t.buckets[t.bucket(k)]; i >= 0; i = t.at(i).hnext {
+		if sameKey(&t.at(i).key, k) {
 			return i, true
 		}
 	}
@@ -234,13 +234,13 @@ func (t *flowTable) pushFront(i int32) {
 
 // insert adds a new zeroed entry for k. The caller must have made room
 // (full reports whether it has to).
-func (t *flowTable) insert(k flowKey) int32 {
+func (t *flowTable) insert(k *flowKey) int32 {
 	n := len(t.free) - 1
 	i := t.free[n]
 	t.free = t.free[:n]
-	b := t.bucket(&k)
+	b := t.bucket(k)
 	t.alloc(i)
-	*t.at(i) = flow{key: k, prev: -1, next: -1, hnext: t.buckets[b], inUse: true}
+	*t.at(i) = flow{key: *k, prev: -1, next: -1, hnext: t.buckets[b], inUse: true}
 	t.buckets[b] = i
 	t.n++
 	t.pushFront(i)

@@ -22,7 +22,7 @@ func TestFlowTableChunks(t *testing.T) {
 	if allocated() != 0 {
 		t.Fatalf("%d chunks allocated by an empty table", allocated())
 	}
-	key := func(n int) flowKey { return flowKey{loPort: uint16(n), hiPort: uint16(n >> 16), proto: 6} }
+	key := func(n int) *flowKey { return &flowKey{loPort: uint16(n), hiPort: uint16(n >> 16), proto: 6} }
 	// Ten thousand short flows, a hundred at a time: one chunk.
 	for n := range 10000 {
 		tb.insert(key(n))
