@@ -197,7 +197,13 @@ func (d *decoder) fastDecode(data []byte) bool {
 // asked), portOther (a layer the decoder does not hold: decoding stops) or
 // portFollow (a layer it holds, such as VXLAN: the packet is gopacket's).
 // Asking gopacket per packet cost a third of the fast path.
-type portClasses [2][65536]uint8
+type portClasses struct {
+	class [2][65536]uint8
+	// any says whether any port of the transport has class portFollow:
+	// none of TCP's does today, and skipping the lookup saves a likely
+	// cache miss (a 64 KiB table, random ephemeral ports) per packet.
+	any [2]bool
+}
 
 const (
 	portPayload = iota
@@ -230,8 +236,11 @@ func newPortClasses(c gopacket.DecodingLayerContainer) *portClasses {
 		return portOther
 	}
 	for p := 0; p < 65536; p++ {
-		pc[0][p] = class(layers.TCPPort(p).LayerType())
-		pc[1][p] = class(layers.UDPPort(p).LayerType())
+		pc.class[0][p] = class(layers.TCPPort(p).LayerType())
+		pc.class[1][p] = class(layers.UDPPort(p).LayerType())
+		for tr := range pc.any {
+			pc.any[tr] = pc.any[tr] || pc.class[tr][p] == portFollow
+		}
 	}
 	return pc
 }
@@ -239,9 +248,12 @@ func newPortClasses(c gopacket.DecodingLayerContainer) *portClasses {
 // follows reports whether gopacket would decode past the transport header:
 // NextLayerType asks the destination port, then the source port.
 func (pc *portClasses) follows(tr int, src, dst uint16) bool {
-	c := pc[tr][dst]
+	if !pc.any[tr] {
+		return false
+	}
+	c := pc.class[tr][dst]
 	if c == portPayload {
-		c = pc[tr][src]
+		c = pc.class[tr][src]
 	}
 	return c == portFollow
 }
