@@ -273,6 +273,9 @@ type Flow struct {
 
 // Sink receives observations. The Observation itself is handed over (the
 // sink may keep it); its slices stay read-only, see the package comment.
+// An engine configured with capture.Config.ReuseObservations lends it
+// instead: valid until Observe returns, then reused (strings and the
+// record's slices excepted, which are never reused).
 type Sink interface {
 	Observe(*Observation)
 }
