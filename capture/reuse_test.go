@@ -14,38 +14,19 @@ import (
 // slices are not reused by the engine, so they are shared).
 func deepCopy(o *observe.Observation) *observe.Observation {
 	c := *o
-	if o.TLS != nil {
-		t := *o.TLS
-		if t.QUIC != nil {
-			q := *t.QUIC
-			t.QUIC = &q
-		}
-		c.TLS = &t
+	c.TLS, c.DNS, c.TCP = clonePtr(o.TLS), clonePtr(o.DNS), clonePtr(o.TCP)
+	c.DHCP, c.ARP, c.HTTP, c.Flow = clonePtr(o.DHCP), clonePtr(o.ARP), clonePtr(o.HTTP), clonePtr(o.Flow)
+	if c.TLS != nil {
+		c.TLS.QUIC = clonePtr(c.TLS.QUIC)
 	}
-	if o.DNS != nil {
-		d := *o.DNS
-		c.DNS = &d
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
 	}
-	if o.TCP != nil {
-		t := *o.TCP
-		c.TCP = &t
-	}
-	if o.DHCP != nil {
-		d := *o.DHCP
-		c.DHCP = &d
-	}
-	if o.ARP != nil {
-		a := *o.ARP
-		c.ARP = &a
-	}
-	if o.HTTP != nil {
-		h := *o.HTTP
-		c.HTTP = &h
-	}
-	if o.Flow != nil {
-		f := *o.Flow
-		c.Flow = &f
-	}
+	c := *p
 	return &c
 }
 
