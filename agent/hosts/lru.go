@@ -1,5 +1,7 @@
 package hosts
 
+import "time"
+
 // lru is a map with an intrusive recency list: one allocation per entry,
 // none per touch. Front is the most recently used.
 type lru[K comparable, V any] struct {
@@ -21,8 +23,15 @@ type node[K comparable, V any] struct {
 	key        K
 	val        V
 	prev, next *node[K, V]
-	dead       bool // removed: a hint to it is stale
+	moved      int64 // unix nanos of the last move to the front by touchAt
+	dead       bool  // removed: a hint to it is stale
 }
+
+// lruGrain is how often touchAt moves a busy entry to the front. Moving
+// it on every observation wrote to both neighbours, two cache misses per
+// observation on a large table; within a second the order does not matter
+// to idle expiry (hours) or eviction of the least recently seen entry.
+const lruGrain = int64(time.Second)
 
 func newLRU[K comparable, V any]() lru[K, V] { return lru[K, V]{m: make(map[K]*node[K, V])} }
 
@@ -39,6 +48,16 @@ func (l *lru[K, V]) get(k K) *node[K, V] {
 	return n
 }
 
+// touchAt moves n to the front at time now (unix nanos), unless it was
+// moved there less than lruGrain before.
+func (l *lru[K, V]) touchAt(n *node[K, V], now int64) {
+	if now >= n.moved && now-n.moved < lruGrain {
+		return
+	}
+	l.touch(n)
+	n.moved = now
+}
+
 // touch moves n to the front.
 func (l *lru[K, V]) touch(n *node[K, V]) {
 	if l.head == n {
@@ -48,8 +67,9 @@ func (l *lru[K, V]) touch(n *node[K, V]) {
 	l.pushFront(n)
 }
 
-func (l *lru[K, V]) add(k K) *node[K, V] {
-	n := &node[K, V]{key: k}
+// add makes k's node, at the front as of now (unix nanos).
+func (l *lru[K, V]) add(k K, now int64) *node[K, V] {
+	n := &node[K, V]{key: k, moved: now}
 	l.m[k] = n
 	l.pushFront(n)
 	l.last = n

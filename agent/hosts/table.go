@@ -148,7 +148,7 @@ func New[T any](cfg Config, onRemove func(*Host[T])) *Table[T] {
 		onRemove: onRemove,
 	}
 	for _, m := range cfg.Infrastructure {
-		t.macInfo(m).infra = true
+		t.macInfo(m, 0).infra = true
 	}
 	return t
 }
@@ -190,10 +190,10 @@ func (t *Table[T]) Infrastructure(m observe.MAC) bool {
 	return n != nil && n.val.info.infra
 }
 
-func (t *Table[T]) macInfo(m observe.MAC) *macInfo { return &t.macNode(m).val.info }
+func (t *Table[T]) macInfo(m observe.MAC, now int64) *macInfo { return &t.macNode(m, now).val.info }
 
 // macNode returns m's entry, made (and made most recent) if need be.
-func (t *Table[T]) macNode(m observe.MAC) *node[observe.MAC, macEntry[T]] {
+func (t *Table[T]) macNode(m observe.MAC, now int64) *node[observe.MAC, macEntry[T]] {
 	n := t.macs.get(m)
 	if n == nil {
 		// Bounded like the host table; infrastructure entries are
@@ -201,9 +201,9 @@ func (t *Table[T]) macNode(m observe.MAC) *node[observe.MAC, macEntry[T]] {
 		for t.macs.len() >= t.cfg.Max && t.macs.oldest() != nil {
 			t.macs.remove(t.macs.oldest())
 		}
-		n = t.macs.add(m)
+		n = t.macs.add(m, now)
 	} else {
-		t.macs.touch(n)
+		t.macs.touchAt(n, now)
 	}
 	return n
 }
@@ -224,7 +224,7 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 		case "offer", "ack", "nak", "advertise", "reply":
 			// Only servers (or relays, which are routers) send these.
 			if usable(o.SrcMAC) && o.SrcMAC != d.ClientMAC {
-				t.macInfo(o.SrcMAC).infra = true
+				t.macInfo(o.SrcMAC, nanos(now)).infra = true
 			}
 			if d.MessageType == "ack" || d.MessageType == "reply" {
 				if usable(d.ClientMAC) && d.AssignedIP.IsValid() && !d.AssignedIP.IsUnspecified() {
@@ -246,7 +246,7 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 			break
 		}
 		if a.Op == "ra" && usable(a.MAC) {
-			t.macInfo(a.MAC).infra = true
+			t.macInfo(a.MAC, nanos(now)).infra = true
 			return
 		}
 		if usable(a.MAC) && a.IP.IsValid() && !a.IP.IsUnspecified() && !t.Infrastructure(a.MAC) {
@@ -256,7 +256,7 @@ func (t *Table[T]) Learn(o *observe.Observation) {
 	}
 	// Link-layer source: count the address groups each MAC sends from.
 	if usable(o.SrcMAC) && o.Src.IsValid() {
-		mn := t.macNode(o.SrcMAC)
+		mn := t.macNode(o.SrcMAC, nanos(now))
 		mi := &mn.val.info
 		if !mi.infra {
 			g, ok := group(o.Src)
@@ -333,9 +333,9 @@ func (t *Table[T]) bindAt(ip netip.Addr, mac observe.MAC, nowT, untilT time.Time
 		for t.bind.len() >= t.cfg.Max && t.bind.oldest() != nil {
 			t.bind.remove(t.bind.oldest())
 		}
-		n = t.bind.add(ip)
+		n = t.bind.add(ip, now)
 	} else {
-		t.bind.touch(n)
+		t.bind.touchAt(n, now)
 	}
 	b := &n.val
 	if b.n > 0 {
@@ -483,7 +483,7 @@ func (t *Table[T]) resolveKey(k Key, at time.Time) *Host[T] {
 			t.removeHost(t.hosts.oldest())
 			t.stats.Evicted++
 		}
-		n = t.hosts.add(k)
+		n = t.hosts.add(k, nanos(at))
 		if mn != nil {
 			mn.val.host = n
 		}
@@ -495,7 +495,7 @@ func (t *Table[T]) resolveKey(k Key, at time.Time) *Host[T] {
 		}
 		return h
 	}
-	t.hosts.touch(n)
+	t.hosts.touchAt(n, nanos(at))
 	if at.After(n.val.LastSeen) {
 		n.val.LastSeen = at
 	}

@@ -277,3 +277,27 @@ func TestResolveKnown(t *testing.T) {
 		t.Fatal("host for no endpoint")
 	}
 }
+
+// TestEvictionGrain: a host seen again moves to the front of the eviction
+// order at most once a second (lruGrain), so eviction is least recently
+// seen to within a second.
+func TestEvictionGrain(t *testing.T) {
+	tb := New[int](Config{Max: 3, Idle: time.Hour}, nil)
+	for i, a := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"} {
+		tb.Resolve(observe.MAC{}, ip(a), t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	tb.Resolve(observe.MAC{}, ip("10.0.0.1"), t0.Add(500*time.Millisecond))  // within the grain: stays oldest
+	tb.Resolve(observe.MAC{}, ip("10.0.0.2"), t0.Add(1500*time.Millisecond)) // after it: now newest
+	tb.Resolve(observe.MAC{}, ip("10.0.0.4"), t0.Add(1600*time.Millisecond)) // evicts 10.0.0.1
+	if tb.Get(Key{IP: ip("10.0.0.1")}) != nil || tb.Get(Key{IP: ip("10.0.0.3")}) == nil {
+		t.Fatal("eviction ignored the one-second grain")
+	}
+	// Seen again after the grain, 10.0.0.3 outlives 10.0.0.4 (newer, but
+	// not seen since).
+	tb.Resolve(observe.MAC{}, ip("10.0.0.3"), t0.Add(2*time.Second))
+	tb.Resolve(observe.MAC{}, ip("10.0.0.5"), t0.Add(2100*time.Millisecond))
+	tb.Resolve(observe.MAC{}, ip("10.0.0.6"), t0.Add(2200*time.Millisecond))
+	if tb.Get(Key{IP: ip("10.0.0.3")}) == nil || tb.Get(Key{IP: ip("10.0.0.4")}) != nil {
+		t.Fatal("a host seen after the grain was not moved to the front")
+	}
+}
