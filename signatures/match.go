@@ -167,10 +167,17 @@ func (s *Set) Match(o *observe.Observation, dst []Evidence) []Evidence {
 			}
 		}
 	case observe.KindFlow:
-		dst = s.matchAddressPort(o, dst, start)
+		if flowStart(o) {
+			dst = s.matchAddressPort(o, dst, start)
+		}
 	}
 	return dst
 }
+
+// flowStart reports whether a flow observation is the flow's start: an
+// address-port signature is evidence once per flow, not again when the
+// flow ends (every reported flow is reported starting first).
+func flowStart(o *observe.Observation) bool { return o.Flow == nil || o.Flow.Reason == "start" }
 
 // emit appends the evidence of entry i unless this observation already gave
 // it (entries from index start on).
@@ -597,6 +604,9 @@ func (m *Matcher) Match(o *observe.Observation, dst []Evidence) []Evidence {
 			return m.matchTCP(o, dst, len(dst))
 		}
 	case observe.KindFlow:
+		if !flowStart(o) {
+			return dst
+		}
 		return m.matchAddressPort(o, dst, len(dst))
 	}
 	return m.set.Match(o, dst)

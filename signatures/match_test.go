@@ -337,6 +337,16 @@ func TestMatchAddressPort(t *testing.T) {
 	wantIDs(t, s.Match(flow("17.253.144.10", 443), nil), "apple.net.17-https")
 	wantIDs(t, s.Match(flow("18.0.0.1", 5223), nil))
 	wantIDs(t, s.Match(flow("17.1.1.1", 80), nil))
+	// A flow is evidence once: at its start, not again when it ends
+	// (each end reason), with or without the memoising Matcher.
+	m := s.NewMatcher()
+	wantIDs(t, m.Match(flow("17.57.146.52", 5223), nil), "apple.net.apns-5223")
+	for _, reason := range []string{"fin", "rst", "idle", "evicted", "end-of-input"} {
+		end := flow("17.57.146.52", 5223)
+		end.Flow.Reason = reason
+		wantIDs(t, s.Match(end, nil))
+		wantIDs(t, m.Match(end, nil))
+	}
 }
 
 func TestMatchIgnoresEmptyAndForeign(t *testing.T) {
