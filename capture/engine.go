@@ -320,16 +320,18 @@ func (e *Engine) packetKey(k *flowKey, sport, dport uint16, proto uint8) (srcIsL
 	d := e.dec
 	be := binary.BigEndian
 	if d.has.ip4 {
-		s, t := d.ip4.SrcIP, d.ip4.DstIP
-		if len(s) == 16 {
-			s = s[12:]
-		}
-		if len(t) == 16 {
-			t = t[12:]
+		s, t := d.ip4.SrcIP.To4(), d.ip4.DstIP.To4()
+		if s == nil || t == nil { // not from a decoded header; addrs copes
+			src, dst, _ := e.addrs()
+			s, t = src[12:], dst[12:]
 		}
 		return setKey(k, 0, v4Mapped|uint64(be.Uint32(s)), 0, v4Mapped|uint64(be.Uint32(t)), sport, dport, proto)
 	}
 	s, t := d.ip6.SrcIP, d.ip6.DstIP
+	if len(s) != 16 || len(t) != 16 { // not from a decoded header; addrs copes
+		src, dst, _ := e.addrs()
+		s, t = src[:], dst[:]
+	}
 	return setKey(k, be.Uint64(s[:8]), be.Uint64(s[8:16]), be.Uint64(t[:8]), be.Uint64(t[8:16]), sport, dport, proto)
 }
 
