@@ -198,3 +198,54 @@ func FuzzPcapReader(f *testing.F) {
 		comparePcapReaders(t, b)
 	})
 }
+
+// TestPositionCountsBytesRead: the progress meter's position reaches the
+// file's size once every packet is read, for pcap (both byte orders) and
+// pcapng, and is never ahead of it.
+func TestPositionCountsBytesRead(t *testing.T) {
+	lens := make([]int, 3000)
+	for i := range lens {
+		lens[i] = 60 + i%1400
+	}
+	var ng bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&ng, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range lens {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(int64(i), 0), CaptureLength: n, Length: n}
+		if err := w.WritePacket(ci, make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	files := map[string][]byte{
+		"pcap":    samplePcap(t, false, false, 65535, lens...),
+		"pcap-be": samplePcap(t, true, true, 65535, lens...),
+		"pcapng":  ng.Bytes(),
+	}
+	for name, b := range files {
+		src, err := NewFileSource(name, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos := src.(interface{ Position() int64 })
+		n := 0
+		for {
+			_, _, err := src.ReadPacket()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			n++
+			if p := pos.Position(); p > int64(len(b)) || p <= 0 {
+				t.Fatalf("%s: position %d of %d bytes", name, p, len(b))
+			}
+		}
+		if n != len(lens) || pos.Position() != int64(len(b)) {
+			t.Errorf("%s: %d packets, position %d, want %d packets and %d bytes", name, n, pos.Position(), len(lens), len(b))
+		}
+	}
+}
