@@ -26,9 +26,23 @@ type fpCache struct {
 	seed  maphash.Seed
 	slots []fpEntry
 	key   []byte // scratch for building the key
-	// hits and misses are for tests and benchmarks.
-	hits, misses uint64
+	// shapes holds the same entries keyed by the stack's shape: the key
+	// with the extensions in sorted order. Chrome and its kin permute
+	// their extensions on every connection, so their exact keys never
+	// repeat; the shape does, and with it JA4, JA4_r and the lists, leaving
+	// only JA3 (which hashes the order) to compute. A hello found by shape
+	// is not stored by its exact key: one-off orders would evict every
+	// other stack from the direct-mapped slots.
+	shapes   []fpEntry
+	shapeKey []byte
+	variant  fpEntry // the entry returned for a hello found by shape
+	// hits, shapeHits and misses are for tests and benchmarks.
+	hits, shapeHits, misses uint64
 }
+
+// maxShapeExtensions bounds the extension lists the shape key sorts on the
+// stack; a hello with more is keyed exactly only.
+const maxShapeExtensions = 64
 
 // fpEntry is one cached fingerprint set. Everything in it is immutable once
 // stored: Fill hands the same strings and slices to every observation of
@@ -55,8 +69,13 @@ type fpEntry struct {
 // drew (Chrome draws anew per connection), so the strings are shared; the
 // lists, which keep the GREASE values, are compared on a hit (see lists).
 func (h *ClientHello) fpKey(dst []byte, transport byte) []byte {
+	return h.fpKeyLists(dst, transport, h.Extensions)
+}
+
+// fpKeyLists is fpKey with exts standing for the extension list.
+func (h *ClientHello) fpKeyLists(dst []byte, transport byte, exts []uint16) []byte {
 	dst = append(dst, transport, byte(h.LegacyVersion>>8), byte(h.LegacyVersion))
-	for _, l := range [...][]uint16{h.CipherSuites, h.Extensions, h.SupportedGroups, h.SignatureAlgorithms, h.SupportedVersions} {
+	for _, l := range [...][]uint16{h.CipherSuites, exts, h.SupportedGroups, h.SignatureAlgorithms, h.SupportedVersions} {
 		dst = appendLen(dst, len(l))
 		for _, v := range l {
 			if isGREASE(v) {
@@ -89,7 +108,7 @@ func (c *fpCache) hash(key []byte) uint64 { return maphash.Bytes(c.seed, key) }
 func (h *ClientHello) fingerprints(transport byte) *fpEntry {
 	c := h.fp
 	if c == nil {
-		c = &fpCache{seed: maphash.MakeSeed(), slots: make([]fpEntry, fpCacheSize)}
+		c = &fpCache{seed: maphash.MakeSeed(), slots: make([]fpEntry, fpCacheSize), shapes: make([]fpEntry, fpCacheSize)}
 		h.fp = c
 	}
 	c.key = h.fpKey(c.key[:0], transport)
@@ -99,15 +118,58 @@ func (h *ClientHello) fingerprints(transport byte) *fpEntry {
 		c.hits++
 		return slot
 	}
+	var shape *fpEntry
+	var ssum uint64
+	if len(h.Extensions) <= maxShapeExtensions && len(c.key) <= maxFPKey {
+		c.shapeKey = h.fpShapeKey(c.shapeKey[:0], transport)
+		ssum = c.hash(c.shapeKey)
+		shape = &c.shapes[ssum%fpCacheSize]
+		if shape.key != nil && shape.hash == ssum && string(shape.key) == string(c.shapeKey) {
+			// The same stack in another extension order: everything but
+			// JA3 is the same.
+			c.shapeHits++
+			v := &c.variant
+			*v = *shape
+			var buf [1024]byte
+			b := h.AppendJA3String(buf[:0])
+			n := len(b)
+			b = appendMD5Hex(b, b[:n])
+			all := string(b)
+			v.ja3String, v.ja3 = all[:n], all[n:]
+			v.key = nil
+			return v
+		}
+	}
 	c.misses++
 	e := h.computeFingerprints(transport)
 	if len(c.key) <= maxFPKey {
 		e.hash = sum
 		e.key = slices.Clone(c.key)
 		*slot = e
+		if shape != nil {
+			*shape = e
+			shape.hash = ssum
+			shape.key = slices.Clone(c.shapeKey)
+		}
 		return slot
 	}
 	return &e
+}
+
+// fpShapeKey is fpKey with the extensions in ascending order (GREASE
+// values written as 0x0a0a before sorting): the key of the stack whatever
+// order it sent its extensions in.
+func (h *ClientHello) fpShapeKey(dst []byte, transport byte) []byte {
+	var buf [maxShapeExtensions]uint16
+	exts := buf[:len(h.Extensions)]
+	for i, v := range h.Extensions {
+		if isGREASE(v) {
+			v = 0x0a0a
+		}
+		exts[i] = v
+	}
+	slices.Sort(exts)
+	return h.fpKeyLists(dst, transport, exts)
 }
 
 // computeFingerprints builds an entry from scratch: one backing array for

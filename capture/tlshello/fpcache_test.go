@@ -2,6 +2,8 @@ package tlshello
 
 import (
 	"crypto/tls"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -101,14 +103,16 @@ func TestFillCacheEveryInputCounts(t *testing.T) {
 		}
 	}
 	// "other SNI" shares base's fingerprints (JA4 looks at SNI presence
-	// only), "grease b" those of "grease a"; every other variant is its
-	// own stack, per transport.
+	// only), "grease b" those of "grease a", and "ext order" is base's
+	// stack found by its shape (its own JA3, checked above); every other
+	// variant is its own stack, per transport.
 	// A slot shared by two stacks costs extra misses (the hash seed is
 	// per process, so which stacks share a slot varies between runs):
 	// misses are at least the stacks, and at least half of the second
 	// round must hit.
-	if want := uint64(2 * (len(hellos) - 2)); h.fp.misses < want || h.fp.misses+h.fp.hits != uint64(4*len(hellos)) || h.fp.hits < want/2 {
-		t.Errorf("cache hits %d misses %d", h.fp.hits, h.fp.misses)
+	c := h.fp
+	if want := uint64(2 * (len(hellos) - 3)); c.misses < want || c.misses+c.hits+c.shapeHits != uint64(4*len(hellos)) || c.hits < want/2 {
+		t.Errorf("cache hits %d shape hits %d misses %d", c.hits, c.shapeHits, c.misses)
 	}
 }
 
@@ -241,6 +245,80 @@ func BenchmarkFillHit(b *testing.B) {
 	var o observe.ClientHello
 	b.ReportAllocs()
 	for b.Loop() {
+		h.Fill(&o, 't')
+	}
+}
+
+// TestFillCacheShuffledExtensions: a stack that permutes its extensions on
+// every connection (Chrome) is found by its shape after the first hello.
+// Every permutation still gets its own JA3 and extension list, all of it
+// equal to a fresh computation; JA4 is shared. The permutations do not
+// take exact-key slots, so they cannot evict other stacks.
+func TestFillCacheShuffledExtensions(t *testing.T) {
+	base := []ext{
+		{extServerName, sniBody("www.example.com")},
+		{extALPN, alpnBody([]byte("h2"), []byte("http/1.1"))},
+		{extSupportedGroups, u16ListBody(2, 0x11ec, 0x001d, 0x0017)},
+		{extECPointFormats, []byte{1, 0}},
+		{extSignatureAlgorithms, u16ListBody(2, 0x0403, 0x0804, 0x0401)},
+		{extSupportedVersions, u16ListBody(1, 0x0304, 0x0303)},
+		{0x0017, nil}, {0xff01, []byte{0}}, {0x0023, nil}, {0x0012, nil}, {0x002d, []byte{1, 1}},
+		{0x001b, []byte{2, 0, 2}}, {0x4469, []byte{0, 3, 2, 'h', '2'}}, {0xfe0d, []byte{0, 0, 1, 0, 1, 0x2a, 0, 0, 0, 0}},
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	var h ClientHello
+	var first observe.ClientHello
+	ja3s := map[string]bool{}
+	const n = 300
+	for i := range n {
+		exts := slices.Clone(base)
+		r.Shuffle(len(exts), func(a, b int) { exts[a], exts[b] = exts[b], exts[a] })
+		if err := h.Unmarshal(buildHello(hello{version: 0x0303, ciphers: []uint16{0x0a0a, 0x1301, 0x1302, 0xc02b}, exts: exts})); err != nil {
+			t.Fatal(err)
+		}
+		var o observe.ClientHello
+		h.Fill(&o, 't')
+		sameFill(t, fmt.Sprintf("permutation %d", i), o, freshFill(&h, 't'))
+		if i == 0 {
+			first = o
+		} else if o.JA4 != first.JA4 || o.JA4R != first.JA4R {
+			t.Fatalf("permutation %d changed JA4: %s, first %s", i, o.JA4, first.JA4)
+		}
+		ja3s[o.JA3] = true
+	}
+	c := h.fp
+	if c.misses != 1 || c.hits+c.shapeHits != n-1 {
+		t.Errorf("misses %d, hits %d, shape hits %d: want 1 miss", c.misses, c.hits, c.shapeHits)
+	}
+	if len(ja3s) < n/2 {
+		t.Errorf("only %d distinct JA3s for %d permutations", len(ja3s), n)
+	}
+	used := 0
+	for _, s := range c.slots {
+		if s.key != nil {
+			used++
+		}
+	}
+	if used != 1 {
+		t.Errorf("%d exact-key slots taken by one stack's permutations, want 1", used)
+	}
+}
+
+func BenchmarkFillShuffled(b *testing.B) {
+	stream := goClientStream(b, &tls.Config{ServerName: "outlook.office365.com", NextProtos: []string{"h2", "http/1.1"}})
+	msg, err := ExtractHandshake(stream, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h ClientHello
+	if err := h.Unmarshal(msg); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var o observe.ClientHello
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Shuffle(len(h.Extensions), func(i, j int) { h.Extensions[i], h.Extensions[j] = h.Extensions[j], h.Extensions[i] })
 		h.Fill(&o, 't')
 	}
 }
