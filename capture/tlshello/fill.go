@@ -24,7 +24,9 @@ const OddMalformedQUICTransportParams = "malformed-quic-transport-parameters"
 // hashing or copying: dst shares the strings and the ALPN, version,
 // cipher, extension, group and signature slices with earlier observations
 // of the same stack (the lists only when their GREASE values are the same
-// too). Those slices are read-only; a consumer must copy
+// too). A stack seen before with its extensions in another order (Chrome
+// permutes them per connection) shares JA4 and JA4_r, and gets its own
+// JA3 and lists. Those slices are read-only; a consumer must copy
 // before changing one (their capacity is capped, so an append copies).
 // Oddities and QUIC transport parameters are dst's own.
 func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
