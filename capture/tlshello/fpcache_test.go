@@ -233,15 +233,7 @@ func BenchmarkFillRepeat(b *testing.B) {
 }
 
 func BenchmarkFillHit(b *testing.B) {
-	stream := goClientStream(b, &tls.Config{ServerName: "outlook.office365.com", NextProtos: []string{"h2", "http/1.1"}})
-	msg, err := ExtractHandshake(stream, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var h ClientHello
-	if err := h.Unmarshal(msg); err != nil {
-		b.Fatal(err)
-	}
+	h := benchHello(b)
 	var o observe.ClientHello
 	b.ReportAllocs()
 	for b.Loop() {
@@ -305,15 +297,7 @@ func TestFillCacheShuffledExtensions(t *testing.T) {
 }
 
 func BenchmarkFillShuffled(b *testing.B) {
-	stream := goClientStream(b, &tls.Config{ServerName: "outlook.office365.com", NextProtos: []string{"h2", "http/1.1"}})
-	msg, err := ExtractHandshake(stream, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var h ClientHello
-	if err := h.Unmarshal(msg); err != nil {
-		b.Fatal(err)
-	}
+	h := benchHello(b)
 	r := rand.New(rand.NewPCG(1, 2))
 	var o observe.ClientHello
 	b.ReportAllocs()
