@@ -183,11 +183,7 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 	if len(ciphers)%2 != 0 {
 		h.odd(OddOddCipherSuitesLength)
 	}
-	for len(ciphers) >= 2 {
-		var c uint16
-		ciphers.ReadUint16(&c)
-		h.CipherSuites = append(h.CipherSuites, c)
-	}
+	h.CipherSuites = appendUint16s(h.CipherSuites, ciphers)
 	if !slices.Contains(h.Compression, 0) {
 		h.odd(OddNoNullCompression)
 	}
