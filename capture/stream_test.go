@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
+	"reflect"
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
@@ -118,14 +119,24 @@ func FuzzEngine(f *testing.F) {
 	f.Add(binary.BigEndian.AppendUint32(nil, 0x45000014), uint8(3))
 	links := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeLinuxSLL, layers.LinkTypeLinuxSLL2, layers.LinkTypeRaw, layers.LinkTypeNull, layers.LinkTypeIPv6}
 	f.Fuzz(func(t *testing.T, frame []byte, link uint8) {
-		e := NewEngine(Config{MaxFlows: 16}, &discard{})
 		info := PacketInfo{Timestamp: b.ts, CaptureLength: len(frame), Length: len(frame) + int(link&1)}
 		lt := links[int(link)%len(links)]
-		e.Packet(frame, info, lt)
-		e.Packet(frame, info, lt) // the same again: flow state paths
-		e.Flush()
-		if e.Stats().Packets != 2 {
-			t.Fatal("packet not counted")
+		// Run twice, allocating and reusing observations: the two must
+		// report the same (a copy is taken as each is lent).
+		var got [2][]*observe.Observation
+		for i, reuse := range []bool{false, true} {
+			e := NewEngine(Config{MaxFlows: 16, ReuseObservations: reuse}, observe.SinkFunc(func(o *observe.Observation) {
+				got[i] = append(got[i], deepCopy(o))
+			}))
+			e.Packet(frame, info, lt)
+			e.Packet(frame, info, lt) // the same again: flow state paths
+			e.Flush()
+			if e.Stats().Packets != 2 {
+				t.Fatal("packet not counted")
+			}
+		}
+		if !reflect.DeepEqual(got[0], got[1]) {
+			t.Fatalf("reusing observations changed them:\nallocating %+v\nreusing    %+v", got[0], got[1])
 		}
 	})
 }
