@@ -3,9 +3,7 @@ package agent_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,11 +13,10 @@ import (
 	"github.com/orchard-nsm/orchard/agent/config"
 	"github.com/orchard-nsm/orchard/agent/correlate"
 	"github.com/orchard-nsm/orchard/agent/ecs"
+	"github.com/orchard-nsm/orchard/agent/internal/golden"
 	"github.com/orchard-nsm/orchard/capture/observe"
 	"github.com/orchard-nsm/orchard/signatures"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.jsonl")
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
@@ -159,8 +156,8 @@ func run(t *testing.T, cfgText string, s *seq) (*agent.Agent, *collector) {
 	return a, c
 }
 
-// golden compares the alerts (and the counters) with testdata/NAME.golden.jsonl.
-func golden(t *testing.T, name string, a *agent.Agent, c *collector) {
+// goldenAlerts compares the alerts (and the counters) with testdata/NAME.golden.jsonl.
+func goldenAlerts(t *testing.T, name string, a *agent.Agent, c *collector) {
 	t.Helper()
 	var buf []byte
 	for _, f := range c.findings {
@@ -168,22 +165,7 @@ func golden(t *testing.T, name string, a *agent.Agent, c *collector) {
 	}
 	st, _ := json.Marshal(a.Stats())
 	buf = append(append(buf, st...), '\n')
-	path := filepath.Join("testdata", name+".golden.jsonl")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(buf, want) {
-		t.Errorf("%s differs from golden file:\n got: %s\nwant: %s", name, buf, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".golden.jsonl"), buf)
 	for _, line := range bytes.Split(bytes.TrimSpace(buf), []byte("\n")) {
 		if !json.Valid(line) {
 			t.Errorf("invalid JSON line: %s", line)
@@ -211,7 +193,7 @@ func TestAppleThenMail(t *testing.T) {
 	if len(c.mail) != 1 || c.mail[0].Access.Server != "corp-mail" {
 		t.Errorf("mail events %+v", c.mail)
 	}
-	golden(t, "apple_then_mail", a, c)
+	goldenAlerts(t, "apple_then_mail", a, c)
 }
 
 func TestMailThenApple(t *testing.T) {
@@ -226,7 +208,7 @@ func TestMailThenApple(t *testing.T) {
 	if f := c.findings[0]; !f.Time.Equal(at(3*time.Hour+time.Second)) || f.Mail.Bytes != 44000 {
 		t.Errorf("finding at %v, bytes %d", f.Time, f.Mail.Bytes)
 	}
-	golden(t, "mail_then_apple", a, c)
+	goldenAlerts(t, "mail_then_apple", a, c)
 }
 
 func TestWindowEdges(t *testing.T) {
@@ -251,7 +233,7 @@ func TestWindowEdges(t *testing.T) {
 		}
 		t.Fatalf("%d findings, want 2 (iphone at the edge, mac2 on its second mail)", len(c.findings))
 	}
-	golden(t, "window_edges", a, c)
+	goldenAlerts(t, "window_edges", a, c)
 }
 
 func TestSuppressionAndReRaise(t *testing.T) {
@@ -273,7 +255,7 @@ func TestSuppressionAndReRaise(t *testing.T) {
 	if st := a.Stats(); st.Suppressed != 2 || st.Findings != 2 {
 		t.Errorf("stats %+v", st)
 	}
-	golden(t, "suppression", a, c)
+	goldenAlerts(t, "suppression", a, c)
 }
 
 func TestAllowlistExpiry(t *testing.T) {
@@ -296,7 +278,7 @@ func TestAllowlistExpiry(t *testing.T) {
 	if st := a.Stats(); st.Allowlisted != 1 {
 		t.Errorf("allowlisted %d, want 1", st.Allowlisted)
 	}
-	golden(t, "allowlist_expiry", a, c)
+	goldenAlerts(t, "allowlist_expiry", a, c)
 }
 
 func TestAddressReuse(t *testing.T) {
@@ -327,7 +309,7 @@ func TestAddressReuse(t *testing.T) {
 			t.Errorf("PC state %+v", h)
 		}
 	}
-	golden(t, "address_reuse", a, c)
+	goldenAlerts(t, "address_reuse", a, c)
 }
 
 func TestHostsSnapshot(t *testing.T) {
@@ -344,24 +326,7 @@ func TestHostsSnapshot(t *testing.T) {
 	for i := range hs {
 		buf = ecs.AppendHost(buf, at(time.Hour), "test-sensor", &hs[i])
 	}
-	golden2(t, "hosts", buf)
-}
-
-func golden2(t *testing.T, name string, buf []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden.jsonl")
-	if *update {
-		if err := os.WriteFile(path, buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(buf, want) {
-		t.Errorf("%s differs from golden file:\n got: %s\nwant: %s", name, buf, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "hosts.golden.jsonl"), buf)
 }
 
 func TestHostTableBound(t *testing.T) {

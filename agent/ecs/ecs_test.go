@@ -3,9 +3,7 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,13 +11,12 @@ import (
 
 	"github.com/orchard-nsm/orchard/agent"
 	"github.com/orchard-nsm/orchard/agent/correlate"
+	"github.com/orchard-nsm/orchard/agent/internal/golden"
 	"github.com/orchard-nsm/orchard/agent/mail"
 	"github.com/orchard-nsm/orchard/agent/verdict"
 	"github.com/orchard-nsm/orchard/capture/observe"
 	"github.com/orchard-nsm/orchard/signatures"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.jsonl")
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 123456789, time.UTC)
 
@@ -72,22 +69,7 @@ func observations() []*observe.Observation {
 
 func compareGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden.jsonl")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden:\n got: %s\nwant: %s", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".golden.jsonl"), got)
 }
 
 // field walks a decoded JSON object along a dotted path of nested objects.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,10 +15,9 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/miekg/dns"
 
+	"github.com/orchard-nsm/orchard/agent/internal/golden"
 	"github.com/orchard-nsm/orchard/scripts/gencap"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func orchard(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -244,27 +242,7 @@ func TestAnalyzeSampleGolden(t *testing.T) {
 	if alerts != 2 {
 		t.Errorf("%d alerts on the sample capture, want 2", alerts)
 	}
-	golden := filepath.Join("testdata", "sample.golden.jsonl")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
-	}
-	if got := out; got != string(want) {
-		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) && i < len(wl); i++ {
-			if gl[i] != wl[i] {
-				t.Fatalf("line %d differs from %s:\n got %s\nwant %s", i+1, golden, gl[i], wl[i])
-			}
-		}
-		t.Fatalf("%d lines, golden has %d", len(gl), len(wl))
-	}
+	golden.Check(t, filepath.Join("testdata", "sample.golden.jsonl"), []byte(out))
 }
 
 func TestHelp(t *testing.T) {
