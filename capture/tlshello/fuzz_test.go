@@ -3,7 +3,10 @@ package tlshello
 import (
 	"crypto/tls"
 	"errors"
+	"slices"
 	"testing"
+
+	"github.com/orchard-nsm/orchard/capture/observe"
 )
 
 func fuzzSeeds(f *testing.F) [][]byte {
@@ -49,6 +52,15 @@ func FuzzUnmarshal(f *testing.F) {
 		if ja4c, _ := h.JA4('t'); ja4c != ja4b {
 			t.Fatalf("JA4 not stable: %q vs %q", ja4b, ja4c)
 		}
+		// Fill through the cache (shared by every input of this run) is a
+		// fresh computation, in this extension order and in the reverse
+		// one (a stack found by its shape).
+		var o observe.ClientHello
+		h.Fill(&o, 't')
+		sameFill(t, "cached", o, freshFill(&h, 't'))
+		slices.Reverse(h.Extensions)
+		h.Fill(&o, 't')
+		sameFill(t, "reversed extensions", o, freshFill(&h, 't'))
 	})
 }
 
