@@ -138,7 +138,9 @@ type collector struct {
 func (c *collector) Finding(f *correlate.Finding)  { c.findings = append(c.findings, f) }
 func (c *collector) MailAccess(e *agent.MailEvent) { c.mail = append(c.mail, e) }
 
-func run(t *testing.T, cfgText string, s *seq) (*agent.Agent, *collector) {
+// newAgent makes an agent with the config text, the fake signatures and a
+// collector for its findings.
+func newAgent(t *testing.T, cfgText string) (*agent.Agent, *collector) {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(cfgText))
 	if err != nil {
@@ -149,6 +151,12 @@ func run(t *testing.T, cfgText string, s *seq) (*agent.Agent, *collector) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, c
+}
+
+func run(t *testing.T, cfgText string, s *seq) (*agent.Agent, *collector) {
+	t.Helper()
+	a, c := newAgent(t, cfgText)
 	for _, o := range s.obs {
 		a.Observe(o)
 	}
@@ -419,15 +427,7 @@ func TestReload(t *testing.T) {
 }
 
 func TestTickReleasesHeldAlert(t *testing.T) {
-	cfg, err := config.Parse("t.yaml", []byte(baseConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{}
-	a, err := agent.New(cfg, fakeSigs{}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := newAgent(t, baseConfig)
 	var s seq
 	s.apple(iphone, "192.168.1.20", 0)
 	s.mail(iphone, "192.168.1.20", time.Minute, time.Hour, 50001)

@@ -284,12 +284,6 @@ func (e *Engine) macs() (src, dst observe.MAC) {
 	return src, dst
 }
 
-func makeKey(src, dst [16]byte, sport, dport uint16, proto uint8) (k flowKey, srcIsLo bool) {
-	be := binary.BigEndian
-	srcIsLo = setKey(&k, be.Uint64(src[:8]), be.Uint64(src[8:]), be.Uint64(dst[:8]), be.Uint64(dst[8:]), sport, dport, proto)
-	return k, srcIsLo
-}
-
 // setKey writes the key of a flow between two addresses, each given as
 // two big-endian words of its 16-byte form, ordered as bytes.Compare
 // orders the addresses (ties broken by port), and reports whether the

@@ -2,9 +2,17 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 )
+
+// makeKey is setKey for two 16-byte addresses.
+func makeKey(src, dst [16]byte, sport, dport uint16, proto uint8) (k flowKey, srcIsLo bool) {
+	be := binary.BigEndian
+	srcIsLo = setKey(&k, be.Uint64(src[:8]), be.Uint64(src[8:]), be.Uint64(dst[:8]), be.Uint64(dst[8:]), sport, dport, proto)
+	return k, srcIsLo
+}
 
 // TestMakeKeyOrder: the word-wise comparison orders addresses as
 // bytes.Compare does (ties broken by port), so both directions of a flow
