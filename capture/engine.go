@@ -459,6 +459,16 @@ func (e *Engine) syn() {
 	e.emit(&so.o)
 }
 
+// fillHello fills an observation from the parsed ClientHello, into lists
+// that the next hello reuses where observations are reused too.
+func (e *Engine) fillHello(dst *observe.ClientHello, transport byte) {
+	if e.cfg.ReuseObservations {
+		e.hello.FillBorrowed(dst, transport)
+	} else {
+		e.hello.Fill(dst, transport)
+	}
+}
+
 func (e *Engine) udpPacket() {
 	u := &e.dec.udp
 	sport, dport := uint16(u.SrcPort), uint16(u.DstPort)
@@ -545,7 +555,7 @@ func (e *Engine) quicDatagram(f *flow, b []byte, sport, dport uint16) {
 	e.initObs(o, observe.KindTLS, observe.TransportUDP, sport, dport)
 	qo.h.QUIC = &qo.q
 	o.TLS = &qo.h
-	e.hello.Fill(o.TLS, 'q') // also parses the transport parameters
+	e.fillHello(o.TLS, 'q') // also parses the transport parameters
 	e.emit(o)
 	e.reconsiderFlow(f, o.TLS.ServerName)
 	f.state = inspectDone

@@ -176,7 +176,7 @@ func (e *Engine) tlsHello(f *flow, data []byte) verdict {
 	o := &to.o
 	e.initObs(o, observe.KindTLS, observe.TransportTCP, uint16(t.SrcPort), uint16(t.DstPort))
 	o.TLS = &to.h
-	e.hello.Fill(o.TLS, 't')
+	e.fillHello(o.TLS, 't')
 	o.TLS.Prologue = f.prologue
 	e.emit(o)
 	f.helloDone = true

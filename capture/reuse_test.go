@@ -4,20 +4,24 @@ import (
 	"bytes"
 	"io"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/orchard-nsm/orchard/capture/observe"
 	"github.com/orchard-nsm/orchard/scripts/gencap"
 )
 
-// deepCopy copies an observation and the record it carries (the records'
-// slices are not reused by the engine, so they are shared).
+// deepCopy copies an observation and the record it carries, and the TLS
+// lists (FillBorrowed reuses their backing array); the records' other
+// slices are not reused by the engine, so they are shared.
 func deepCopy(o *observe.Observation) *observe.Observation {
 	c := *o
 	c.TLS, c.DNS, c.TCP = clonePtr(o.TLS), clonePtr(o.DNS), clonePtr(o.TCP)
 	c.DHCP, c.ARP, c.HTTP, c.Flow = clonePtr(o.DHCP), clonePtr(o.ARP), clonePtr(o.HTTP), clonePtr(o.Flow)
-	if c.TLS != nil {
-		c.TLS.QUIC = clonePtr(c.TLS.QUIC)
+	if h := c.TLS; h != nil {
+		h.QUIC = clonePtr(h.QUIC)
+		h.SupportedVersions, h.CipherSuites, h.Extensions = slices.Clone(h.SupportedVersions), slices.Clone(h.CipherSuites), slices.Clone(h.Extensions)
+		h.SupportedGroups, h.SignatureAlgorithms = slices.Clone(h.SupportedGroups), slices.Clone(h.SignatureAlgorithms)
 	}
 	return &c
 }

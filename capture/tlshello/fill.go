@@ -30,11 +30,25 @@ const OddMalformedQUICTransportParams = "malformed-quic-transport-parameters"
 // before changing one (their capacity is capped, so an append copies).
 // Oddities and QUIC transport parameters are dst's own.
 func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
+	h.fill(dst, transport, false)
+}
+
+// FillBorrowed is Fill for a consumer that is done with dst before the
+// next Fill or FillBorrowed on h (capture.Config.ReuseObservations): the
+// lists that cannot be shared with the cache (another GREASE draw or
+// extension order than the cached stack's: most Chrome hellos) are backed
+// by a buffer of h's that the next call overwrites, instead of a new
+// allocation each. Everything else is as Fill leaves it.
+func (h *ClientHello) FillBorrowed(dst *observe.ClientHello, transport byte) {
+	h.fill(dst, transport, true)
+}
+
+func (h *ClientHello) fill(dst *observe.ClientHello, transport byte, borrow bool) {
 	dst.ServerName = h.ServerName // strings are immutable: sharing is no aliasing
 	dst.Version = h.LegacyVersion
 	e := h.fingerprints(transport)
 	dst.ALPN = e.alpn
-	dst.SupportedVersions, dst.CipherSuites, dst.Extensions, dst.SupportedGroups, dst.SignatureAlgorithms = h.lists(e)
+	dst.SupportedVersions, dst.CipherSuites, dst.Extensions, dst.SupportedGroups, dst.SignatureAlgorithms = h.lists(e, borrow)
 	dst.JA3String, dst.JA3, dst.JA4, dst.JA4R = e.ja3String, e.ja3, e.ja4, e.ja4r
 	dst.Oddities = nil
 	if len(h.Oddities) > 0 {

@@ -5,18 +5,27 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
-	"strconv"
 )
 
 // AppendJA3String appends the JA3 string as tshark and Salesforce compute it:
 // SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats, in
 // decimal, '-' joined, GREASE values removed from every list.
 func (h *ClientHello) AppendJA3String(dst []byte) []byte {
-	dst = strconv.AppendUint(dst, uint64(h.LegacyVersion), 10)
+	dst, _, _ = h.appendJA3Parts(dst)
+	return dst
+}
+
+// appendJA3Parts is AppendJA3String that also returns where the extension
+// list starts and ends in dst: a hello of the same stack in another
+// extension order (see fpCache.shapes) shares everything around it.
+func (h *ClientHello) appendJA3Parts(dst []byte) (_ []byte, extStart, extEnd int) {
+	dst = appendU16(dst, h.LegacyVersion)
 	dst = append(dst, ',')
 	dst = appendDecimalList(dst, h.CipherSuites)
 	dst = append(dst, ',')
+	extStart = len(dst)
 	dst = appendDecimalList(dst, h.Extensions)
+	extEnd = len(dst)
 	dst = append(dst, ',')
 	dst = appendDecimalList(dst, h.SupportedGroups)
 	dst = append(dst, ',')
@@ -24,9 +33,9 @@ func (h *ClientHello) AppendJA3String(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, '-')
 		}
-		dst = strconv.AppendUint(dst, uint64(f), 10)
+		dst = appendU16(dst, uint16(f))
 	}
-	return dst
+	return dst, extStart, extEnd
 }
 
 func appendDecimalList(dst []byte, list []uint16) []byte {
@@ -39,9 +48,25 @@ func appendDecimalList(dst []byte, list []uint16) []byte {
 			dst = append(dst, '-')
 		}
 		first = false
-		dst = strconv.AppendUint(dst, uint64(v), 10)
+		dst = appendU16(dst, v)
 	}
 	return dst
+}
+
+// appendU16 appends v in decimal: strconv.AppendUint's general path was a
+// tenth of Fill on hellos whose JA3 must be rebuilt.
+func appendU16(dst []byte, v uint16) []byte {
+	switch {
+	case v < 10:
+		return append(dst, byte('0'+v))
+	case v < 100:
+		return append(dst, byte('0'+v/10), byte('0'+v%10))
+	case v < 1000:
+		return append(dst, byte('0'+v/100), byte('0'+v/10%10), byte('0'+v%10))
+	case v < 10000:
+		return append(dst, byte('0'+v/1000), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
+	}
+	return append(dst, byte('0'+v/10000), byte('0'+v/1000%10), byte('0'+v/100%10), byte('0'+v/10%10), byte('0'+v%10))
 }
 
 // AppendJA3 appends the JA3 fingerprint: the lower-case hex MD5 of the JA3

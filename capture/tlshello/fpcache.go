@@ -36,6 +36,8 @@ type fpCache struct {
 	shapes   []fpEntry
 	shapeKey []byte
 	variant  fpEntry // the entry returned for a hello found by shape
+	// borrowed backs the lists FillBorrowed cannot share with an entry.
+	borrowed []uint16
 	// hits, shapeHits and misses are for tests and benchmarks.
 	hits, shapeHits, misses uint64
 }
@@ -52,6 +54,9 @@ type fpEntry struct {
 	key  []byte // nil: empty slot
 
 	ja3String, ja3, ja4, ja4r string
+	// ja3Ext is where the extension list is in ja3String: a hello found
+	// by shape keeps the rest and writes its own order in between.
+	ja3Ext [2]int
 
 	alpn                []string
 	supportedVersions   []uint16
@@ -131,7 +136,9 @@ func (h *ClientHello) fingerprints(transport byte) *fpEntry {
 			v := &c.variant
 			*v = *shape
 			var buf [1024]byte
-			b := h.AppendJA3String(buf[:0])
+			b := append(buf[:0], shape.ja3String[:shape.ja3Ext[0]]...)
+			b = appendDecimalList(b, h.Extensions)
+			b = append(b, shape.ja3String[shape.ja3Ext[1]:]...)
 			n := len(b)
 			b = appendMD5Hex(b, b[:n])
 			all := string(b)
@@ -182,7 +189,8 @@ func (h *ClientHello) computeFingerprints(transport byte) fpEntry {
 	h.copyLists(&e)
 
 	var buf [2048]byte
-	b := h.AppendJA3String(buf[:0])
+	b, es, ee := h.appendJA3Parts(buf[:0])
+	e.ja3Ext = [2]int{es, ee}
 	i1 := len(b)
 	b = appendMD5Hex(b, b[:i1])
 	i2 := len(b)
@@ -195,23 +203,35 @@ func (h *ClientHello) computeFingerprints(transport byte) fpEntry {
 }
 
 // lists returns e's lists if they equal h's (same GREASE values too), else
-// fresh copies of h's, so that an observation always carries its own
-// hello's values.
-func (h *ClientHello) lists(e *fpEntry) (versions, ciphers, exts, groups, sigs []uint16) {
+// copies of h's, so that an observation always carries its own hello's
+// values. The copies are fresh, or with borrow in the cache's buffer that
+// the next call overwrites (FillBorrowed).
+func (h *ClientHello) lists(e *fpEntry, borrow bool) (versions, ciphers, exts, groups, sigs []uint16) {
 	if slices.Equal(e.cipherSuites, h.CipherSuites) && slices.Equal(e.extensions, h.Extensions) &&
 		slices.Equal(e.supportedGroups, h.SupportedGroups) && slices.Equal(e.supportedVersions, h.SupportedVersions) &&
 		slices.Equal(e.signatureAlgorithms, h.SignatureAlgorithms) {
 		return e.supportedVersions, e.cipherSuites, e.extensions, e.supportedGroups, e.signatureAlgorithms
 	}
 	var c fpEntry
-	h.copyLists(&c)
+	if borrow {
+		h.fp.borrowed = h.carveLists(&c, h.fp.borrowed[:0])
+	} else {
+		h.copyLists(&c)
+	}
 	return c.supportedVersions, c.cipherSuites, c.extensions, c.supportedGroups, c.signatureAlgorithms
 }
 
-// copyLists copies h's five lists into e, in one backing array.
+// copyLists copies h's five lists into e, in one new backing array.
 func (h *ClientHello) copyLists(e *fpEntry) {
 	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
-	backing := make([]uint16, 0, n)
+	h.carveLists(e, make([]uint16, 0, n))
+}
+
+// carveLists copies h's five lists into e, appending them to backing
+// (which it returns, grown if it had to be).
+func (h *ClientHello) carveLists(e *fpEntry, backing []uint16) []uint16 {
+	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
+	backing = slices.Grow(backing, n)
 	carve := func(v []uint16) []uint16 {
 		start := len(backing)
 		backing = append(backing, v...)
@@ -224,4 +244,5 @@ func (h *ClientHello) copyLists(e *fpEntry) {
 	e.extensions = carve(h.Extensions)
 	e.supportedGroups = carve(h.SupportedGroups)
 	e.signatureAlgorithms = carve(h.SignatureAlgorithms)
+	return backing
 }

@@ -269,7 +269,11 @@ func TestFillCacheShuffledExtensions(t *testing.T) {
 			t.Fatal(err)
 		}
 		var o observe.ClientHello
-		h.Fill(&o, 't')
+		if i%2 == 0 {
+			h.Fill(&o, 't')
+		} else {
+			h.FillBorrowed(&o, 't')
+		}
 		sameFill(t, fmt.Sprintf("permutation %d", i), o, freshFill(&h, 't'))
 		if i == 0 {
 			first = o
@@ -297,12 +301,24 @@ func TestFillCacheShuffledExtensions(t *testing.T) {
 }
 
 func BenchmarkFillShuffled(b *testing.B) {
-	h := benchHello(b)
-	r := rand.New(rand.NewPCG(1, 2))
-	var o observe.ClientHello
-	b.ReportAllocs()
-	for b.Loop() {
-		r.Shuffle(len(h.Extensions), func(i, j int) { h.Extensions[i], h.Extensions[j] = h.Extensions[j], h.Extensions[i] })
-		h.Fill(&o, 't')
+	for _, borrow := range []bool{false, true} {
+		name := "fresh"
+		if borrow {
+			name = "borrowed"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := benchHello(b)
+			r := rand.New(rand.NewPCG(1, 2))
+			var o observe.ClientHello
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Shuffle(len(h.Extensions), func(i, j int) { h.Extensions[i], h.Extensions[j] = h.Extensions[j], h.Extensions[i] })
+				if borrow {
+					h.FillBorrowed(&o, 't')
+				} else {
+					h.Fill(&o, 't')
+				}
+			}
+		})
 	}
 }

@@ -61,6 +61,13 @@ func FuzzUnmarshal(f *testing.F) {
 		slices.Reverse(h.Extensions)
 		h.Fill(&o, 't')
 		sameFill(t, "reversed extensions", o, freshFill(&h, 't'))
+		// FillBorrowed, in both orders: its lists may live in a reused
+		// buffer, their values may not differ.
+		h.FillBorrowed(&o, 't')
+		sameFill(t, "borrowed, reversed", o, freshFill(&h, 't'))
+		slices.Reverse(h.Extensions)
+		h.FillBorrowed(&o, 't')
+		sameFill(t, "borrowed", o, freshFill(&h, 't'))
 	})
 }
 
