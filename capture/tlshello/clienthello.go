@@ -2,8 +2,6 @@ package tlshello
 
 import (
 	"slices"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // Extension type codes the parser looks into.
@@ -163,14 +161,14 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 	if len(msg)-handshakeHeaderLen > n {
 		h.odd(OddTrailingDataAfterMessage)
 	}
-	s := cryptobyte.String(msg[handshakeHeaderLen : handshakeHeaderLen+n])
+	s := reader(msg[handshakeHeaderLen : handshakeHeaderLen+n])
 
-	var random, sessionID, ciphers, compression cryptobyte.String
-	if !s.ReadUint16(&h.LegacyVersion) ||
-		!s.ReadBytes((*[]byte)(&random), 32) ||
-		!s.ReadUint8LengthPrefixed(&sessionID) ||
-		!s.ReadUint16LengthPrefixed(&ciphers) ||
-		!s.ReadUint8LengthPrefixed(&compression) {
+	var random, sessionID, ciphers, compression reader
+	if !s.u16(&h.LegacyVersion) ||
+		!s.bytes((*[]byte)(&random), 32) ||
+		!s.prefixed8(&sessionID) ||
+		!s.prefixed16(&ciphers) ||
+		!s.prefixed8(&compression) {
 		return ErrTruncated
 	}
 	h.Random, h.SessionID, h.Compression = random, sessionID, compression
@@ -188,24 +186,24 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 		h.odd(OddNoNullCompression)
 	}
 
-	if s.Empty() {
+	if s.empty() {
 		// SSL 3.0 and early TLS clients may omit the extensions block.
 		return nil
 	}
-	var exts cryptobyte.String
-	if !s.ReadUint16LengthPrefixed(&exts) {
+	var exts reader
+	if !s.prefixed16(&exts) {
 		return ErrTruncated
 	}
-	if !s.Empty() {
+	if !s.empty() {
 		h.odd(OddTrailingDataAfterExts)
 	}
 	var seenLow uint64
 	highCount := 0
 	seenQUIC57 := false
-	for !exts.Empty() {
+	for !exts.empty() {
 		var typ uint16
-		var body cryptobyte.String
-		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&body) {
+		var body reader
+		if !exts.u16(&typ) || !exts.prefixed16(&body) {
 			if len(exts) < 4 {
 				// 1..3 stray bytes cannot be an extension: lenient.
 				h.odd(OddTrailingDataInExtensions)
@@ -236,8 +234,8 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 		case extALPN:
 			h.parseALPN(body)
 		case extSupportedVersions:
-			var list cryptobyte.String
-			if !body.ReadUint8LengthPrefixed(&list) || !body.Empty() || len(list)%2 != 0 {
+			var list reader
+			if !body.prefixed8(&list) || !body.empty() || len(list)%2 != 0 {
 				h.odd(OddMalformedSupportedVers)
 			}
 			h.SupportedVersions = appendUint16s(h.SupportedVersions, list)
@@ -248,20 +246,20 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 				}
 			}
 		case extSupportedGroups:
-			var list cryptobyte.String
-			if !body.ReadUint16LengthPrefixed(&list) || !body.Empty() || len(list)%2 != 0 {
+			var list reader
+			if !body.prefixed16(&list) || !body.empty() || len(list)%2 != 0 {
 				h.odd(OddMalformedSupportedGroups)
 			}
 			h.SupportedGroups = appendUint16s(h.SupportedGroups, list)
 		case extECPointFormats:
-			var list cryptobyte.String
-			if !body.ReadUint8LengthPrefixed(&list) || !body.Empty() {
+			var list reader
+			if !body.prefixed8(&list) || !body.empty() {
 				h.odd(OddMalformedECPointFormats)
 			}
 			h.ECPointFormats = append(h.ECPointFormats, list...)
 		case extSignatureAlgorithms:
-			var list cryptobyte.String
-			if !body.ReadUint16LengthPrefixed(&list) || !body.Empty() || len(list)%2 != 0 {
+			var list reader
+			if !body.prefixed16(&list) || !body.empty() || len(list)%2 != 0 {
 				h.odd(OddMalformedSignatureAlgs)
 			}
 			h.SignatureAlgorithms = appendUint16s(h.SignatureAlgorithms, list)
@@ -306,19 +304,19 @@ func appendUint16s(dst []uint16, b []byte) []uint16 {
 	return dst
 }
 
-func (h *ClientHello) parseServerName(body cryptobyte.String) {
-	var list cryptobyte.String
-	if !body.ReadUint16LengthPrefixed(&list) || !body.Empty() {
+func (h *ClientHello) parseServerName(body reader) {
+	var list reader
+	if !body.prefixed16(&list) || !body.empty() {
 		h.odd(OddMalformedServerName)
 		// An empty body is what servers send; from a client it still says
 		// "SNI present" for JA4, which looks at the extension type only.
 		return
 	}
 	found := false
-	for !list.Empty() {
+	for !list.empty() {
 		var nameType uint8
-		var name cryptobyte.String
-		if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) {
+		var name reader
+		if !list.u8(&nameType) || !list.prefixed16(&name) {
 			h.odd(OddMalformedServerName)
 			return
 		}
@@ -342,15 +340,15 @@ func (h *ClientHello) parseServerName(body cryptobyte.String) {
 	}
 }
 
-func (h *ClientHello) parseALPN(body cryptobyte.String) {
-	var list cryptobyte.String
-	if !body.ReadUint16LengthPrefixed(&list) || !body.Empty() {
+func (h *ClientHello) parseALPN(body reader) {
+	var list reader
+	if !body.prefixed16(&list) || !body.empty() {
 		h.odd(OddMalformedALPN)
 		return
 	}
-	for !list.Empty() {
-		var proto cryptobyte.String
-		if !list.ReadUint8LengthPrefixed(&proto) {
+	for !list.empty() {
+		var proto reader
+		if !list.prefixed8(&proto) {
 			h.odd(OddMalformedALPN)
 			return
 		}

@@ -6,7 +6,9 @@
 // transport letter ('q', 'd') to JA4.
 //
 // It imports only capture/observe (for the types Fill writes),
-// golang.org/x/crypto/cryptobyte and the standard library.
+// golang.org/x/crypto/cryptobyte (QUIC transport parameters) and the
+// standard library. The ClientHello itself is read with a small local
+// reader of the same semantics, whose methods inline (reader.go).
 //
 // The parser is built for a passive sensor: anything a real client might send,
 // however odd (duplicate extensions, a trailing-dot SNI, unknown versions,
