@@ -203,12 +203,13 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 	for !exts.empty() {
 		var typ uint16
 		var body reader
+		if len(exts) < 4 {
+			// 1..3 stray bytes cannot be an extension: lenient.
+			h.odd(OddTrailingDataInExtensions)
+			break
+		}
 		if !exts.u16(&typ) || !exts.prefixed16(&body) {
-			if len(exts) < 4 {
-				// 1..3 stray bytes cannot be an extension: lenient.
-				h.odd(OddTrailingDataInExtensions)
-				break
-			}
+			// A whole extension header whose body runs past the block.
 			return ErrTruncated
 		}
 		if len(h.Extensions) > 0 && h.Extensions[len(h.Extensions)-1] == extPreSharedKey {

@@ -57,6 +57,7 @@ type hello struct {
 	noExtBlock  bool
 	exts        []ext
 	trailer     []byte // bytes after the extensions block, inside the body
+	extTrailer  []byte // raw bytes at the end of the extensions block
 }
 
 // buildHello returns a handshake message (header included) for h.
@@ -83,6 +84,7 @@ func buildHello(h hello) []byte {
 					b.AddUint16(e.typ)
 					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.body) })
 				}
+				b.AddBytes(h.extTrailer)
 			})
 		}
 		b.AddBytes(h.trailer)

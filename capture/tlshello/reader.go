@@ -1,8 +1,9 @@
 package tlshello
 
 // reader reads big-endian fields off the front of a byte slice, as
-// cryptobyte.String does, with the same results: a read that does not fit
-// returns false and consumes nothing. It exists for the ClientHello hot
+// cryptobyte.String does, with the same results, except that a read that
+// does not fit consumes nothing (cryptobyte consumes a length prefix it
+// could read before finding the field short). It exists for the ClientHello hot
 // path: cryptobyte's length-prefixed reads do not inline (they go through
 // readLengthPrefixed and readUnsigned), and on a handshake-heavy capture
 // they were a third of Unmarshal. These do.
