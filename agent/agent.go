@@ -286,7 +286,7 @@ func (a *Agent) Observe(o *observe.Observation) {
 			if ms, ok := a.sink.(MailSink); ok {
 				ms.MailAccess(&MailEvent{
 					Time: now, Source: o.Source, Packet: o.Packet, Sensor: a.cfg.Sensor,
-					Device: a.device(h, now), Access: u.Access.Clone(), CommunityID: o.CommunityID,
+					Device: a.device(h, now), Access: u.Access.Clone(), CommunityID: o.Community(),
 				})
 			}
 			a.evaluate(h, u.Access, o, true)

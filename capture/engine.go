@@ -52,6 +52,12 @@ type Config struct {
 	// that was nine tenths of the bytes allocated. A sink that queues
 	// observations (live capture's channel) must leave it false.
 	ReuseObservations bool
+	// LazyCommunityID leaves each observation's CommunityID empty for
+	// its consumer to compute through Observation.Community if it needs
+	// it (orchard analyze without --events reads it only for the first
+	// flow of a mail access): otherwise every flow costs a SHA-1, a
+	// base64 encoding and a string.
+	LazyCommunityID bool
 }
 
 func (c *Config) defaults() {
@@ -709,10 +715,13 @@ func (e *Engine) initObs(o *observe.Observation, k observe.Kind, tr observe.Tran
 	case observe.TransportICMP:
 		proto = 58
 	}
-	if f := e.cur; f != nil {
+	switch f := e.cur; {
+	case e.cfg.LazyCommunityID:
+		o.CommunityID = ""
+	case f != nil:
 		o.CommunityID = e.flowCommunity(f)
-	} else {
-		o.CommunityID = CommunityID(o.Src, o.Dst, sport, dport, proto)
+	default:
+		o.CommunityID = observe.CommunityID(o.Src, o.Dst, sport, dport, proto)
 	}
 }
 
@@ -741,7 +750,9 @@ func (e *Engine) emitFlow(f *flow, reason string) {
 		Time: time.Unix(0, f.last).UTC(), Source: e.source, Packet: e.pkt,
 		SrcMAC: f.clientMAC, DstMAC: f.serverMAC, VLAN: f.vlan,
 		Src: caddr, Dst: saddr, SrcPort: cport, DstPort: sport, Transport: tr,
-		CommunityID: e.flowCommunity(f),
+	}
+	if !e.cfg.LazyCommunityID {
+		o.CommunityID = e.flowCommunity(f)
 	}
 	fo.f = observe.Flow{
 		Start: time.Unix(0, f.start).UTC(), End: time.Unix(0, f.last).UTC(),
@@ -776,7 +787,7 @@ func (e *Engine) flowCommunity(f *flow) string {
 	if f.community == "" {
 		caddr, cport := f.client()
 		saddr, sport := f.server()
-		f.community = CommunityID(caddr, saddr, cport, sport, f.key.proto)
+		f.community = observe.CommunityID(caddr, saddr, cport, sport, f.key.proto)
 	}
 	return f.community
 }

@@ -34,16 +34,16 @@ func clonePtr[T any](p *T) *T {
 	return &c
 }
 
-func runCapture(t *testing.T, pcap []byte, reuse bool) []*observe.Observation {
+func runCapture(t *testing.T, pcap []byte, cfg Config) []*observe.Observation {
 	t.Helper()
 	var got []*observe.Observation
 	sink := observe.SinkFunc(func(o *observe.Observation) {
-		if reuse {
+		if cfg.ReuseObservations {
 			o = deepCopy(o)
 		}
 		got = append(got, o)
 	})
-	e := NewEngine(Config{ReuseObservations: reuse}, sink)
+	e := NewEngine(cfg, sink)
 	src, err := NewFileSource("x", bytes.NewReader(pcap))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,8 @@ func runCapture(t *testing.T, pcap []byte, reuse bool) []*observe.Observation {
 }
 
 // TestReuseObservationsSameStream checks that an engine reusing its
-// observations reports exactly what one allocating them does, on every
+// observations reports exactly what one allocating them does (and one
+// leaving Community IDs to be computed on demand, the same IDs), on every
 // kind the generators produce (TLS over TCP and QUIC, DNS, mDNS, SYN,
 // DHCP, ARP/NDP, HTTP, flows).
 func TestReuseObservationsSameStream(t *testing.T) {
@@ -77,19 +78,35 @@ func TestReuseObservationsSameStream(t *testing.T) {
 			if err := gen(&buf); err != nil {
 				t.Fatal(err)
 			}
-			want := runCapture(t, buf.Bytes(), false)
-			got := runCapture(t, buf.Bytes(), true)
-			if len(got) != len(want) {
-				t.Fatalf("%d observations reusing, %d allocating", len(got), len(want))
+			want := runCapture(t, buf.Bytes(), Config{})
+			got := runCapture(t, buf.Bytes(), Config{ReuseObservations: true})
+			lazy := runCapture(t, buf.Bytes(), Config{ReuseObservations: true, LazyCommunityID: true})
+			if len(got) != len(want) || len(lazy) != len(want) {
+				t.Fatalf("%d observations reusing, %d lazy, %d allocating", len(got), len(lazy), len(want))
 			}
 			kinds := map[observe.Kind]int{}
+			ids := 0
 			for i := range want {
 				kinds[want[i].Kind]++
 				if !reflect.DeepEqual(got[i], want[i]) {
 					t.Fatalf("observation %d differs:\nreusing    %+v\nallocating %+v", i, got[i], want[i])
 				}
+				// Lazy: no Community ID stored, the same one computed.
+				if lazy[i].CommunityID != "" || lazy[i].Community() != want[i].CommunityID {
+					t.Fatalf("observation %d: lazy Community ID %q, computed %q, want %q", i, lazy[i].CommunityID, lazy[i].Community(), want[i].CommunityID)
+				}
+				if want[i].CommunityID != "" {
+					ids++
+				}
+				lazy[i].CommunityID = want[i].CommunityID
+				if !reflect.DeepEqual(lazy[i], want[i]) {
+					t.Fatalf("observation %d differs:\nlazy       %+v\nallocating %+v", i, lazy[i], want[i])
+				}
 			}
-			t.Logf("%d observations, by kind %v", len(want), kinds)
+			if ids == 0 {
+				t.Fatal("no observation has a Community ID")
+			}
+			t.Logf("%d observations (%d with a Community ID), by kind %v", len(want), ids, kinds)
 		})
 	}
 }

@@ -121,12 +121,15 @@ func FuzzEngine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, frame []byte, link uint8) {
 		info := PacketInfo{Timestamp: b.ts, CaptureLength: len(frame), Length: len(frame) + int(link&1)}
 		lt := links[int(link)%len(links)]
-		// Run twice, allocating and reusing observations: the two must
-		// report the same (a copy is taken as each is lent).
+		// Run twice, allocating and reusing observations (with Community
+		// IDs computed on demand): the two must report the same (a copy
+		// is taken as each is lent, with its Community ID).
 		var got [2][]*observe.Observation
 		for i, reuse := range []bool{false, true} {
-			e := NewEngine(Config{MaxFlows: 16, ReuseObservations: reuse}, observe.SinkFunc(func(o *observe.Observation) {
-				got[i] = append(got[i], deepCopy(o))
+			e := NewEngine(Config{MaxFlows: 16, ReuseObservations: reuse, LazyCommunityID: reuse}, observe.SinkFunc(func(o *observe.Observation) {
+				c := deepCopy(o)
+				c.CommunityID = o.Community()
+				got[i] = append(got[i], c)
 			}))
 			e.Packet(frame, info, lt)
 			e.Packet(frame, info, lt) // the same again: flow state paths

@@ -37,7 +37,7 @@ func AppendEvent(dst []byte, o *observe.Observation) []byte {
 	endpoints(&w, o)
 	w.open("network")
 	w.str("transport", o.Transport.String())
-	w.str("community_id", o.CommunityID)
+	w.str("community_id", o.Community())
 	w.str("protocol", protocol(o))
 	if o.VLAN != 0 {
 		w.open("vlan")

@@ -370,7 +370,7 @@ func (m *Matcher) flow(st *HostState, o *observe.Observation, sni, prologue stri
 			acc.Transport = o.Transport.String()
 			acc.Method, acc.Name = method, name
 			acc.FirstSeen = o.Time
-			acc.CommunityID = o.CommunityID
+			acc.CommunityID = o.Community()
 		}
 		acc.addProtocol(proto)
 		acc.Flows++

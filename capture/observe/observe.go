@@ -3,7 +3,8 @@
 // message, a TLS or QUIC ClientHello, a TCP SYN, a DHCP request, an ARP or NDP
 // binding, an mDNS announcement, an HTTP request head, a flow summary).
 //
-// It imports nothing of the project. Observations are produced only for the
+// It imports nothing of the project. Besides the types it holds the one
+// computation every consumer may need from them, the Community ID. Observations are produced only for the
 // rare packets that carry one, so they may allocate; the per-packet decode
 // path does not. An Observation never aliases a packet buffer: producers copy
 // out before emitting. Its slices and strings are read-only: producers may
@@ -110,8 +111,30 @@ type Meta struct {
 	DstPort   uint16
 	Transport Transport
 	// CommunityID is the Corelight Community ID v1 of the 5-tuple
-	// ("1:base64"), empty for non-IP observations (ARP).
+	// ("1:base64"), empty for non-IP observations (ARP), and empty when
+	// the producer left it to be computed on demand (capture's
+	// Config.LazyCommunityID): read it through Observation.Community.
 	CommunityID string
+}
+
+// Community returns the observation's Community ID: CommunityID if the
+// producer set it, else computed from the 5-tuple (TCP and UDP only; ""
+// for ARP and NDP bindings and other transports). It does not store what
+// it computes, so concurrent readers are safe.
+func (o *Observation) Community() string {
+	if o.CommunityID != "" || o.Kind == KindARP {
+		return o.CommunityID
+	}
+	var proto uint8
+	switch o.Transport {
+	case TransportTCP:
+		proto = 6
+	case TransportUDP:
+		proto = 17
+	default:
+		return ""
+	}
+	return CommunityID(o.Src, o.Dst, o.SrcPort, o.DstPort, proto)
 }
 
 // Observation is one thing a host said. Exactly one payload pointer matching

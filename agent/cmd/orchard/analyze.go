@@ -141,7 +141,9 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out.agent = ag
 	// output.Observe writes each observation and hands it to the agent,
 	// which keeps values, not the observation: the engine may reuse it.
-	ccfg := capture.Config{Log: log, MaxFlows: f.maxFlows, StreamLimit: f.streamSize, ReuseObservations: true}
+	// Without --events only a mail access's first flow needs its
+	// Community ID: it is computed there, not for every flow.
+	ccfg := capture.Config{Log: log, MaxFlows: f.maxFlows, StreamLimit: f.streamSize, ReuseObservations: true, LazyCommunityID: !f.events}
 	if !f.allFlows {
 		ccfg.FlowFilter = ag.FlowInterest().Wants
 	}
