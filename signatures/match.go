@@ -2,6 +2,7 @@ package signatures
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -570,6 +571,33 @@ type Matcher struct {
 	// address and port, two allocations a flow without it.
 	ap  map[netip.AddrPort]memo
 	key []byte // scratch for the SYN key
+	// recent holds the last SYN shapes matched, compared field by field
+	// before the key is built: a few stacks send most SYNs, and their
+	// strings come shared from the capture's SYN cache, so the compares
+	// mostly stop at equal pointers.
+	recent [recentSYNs]synMemo
+	next   int
+}
+
+// recentSYNs is how many SYN shapes Matcher.recent holds.
+const recentSYNs = 8
+
+// synMemo is one SYN shape of Matcher.recent: every field tcpMatch and the
+// detail read, and the outcome.
+type synMemo struct {
+	used              bool
+	fp, ja4t, options string
+	quirks            []string
+	ittl              uint8
+	window, mss       uint16
+	wscale            int8
+	r                 memo
+}
+
+func (s *synMemo) same(syn *observe.TCPSyn) bool {
+	return s.used && s.fp == syn.Fingerprint && s.ja4t == syn.JA4T && s.ittl == syn.InitialTTL &&
+		s.window == syn.Window && s.mss == syn.MSS && s.wscale == syn.WindowScale &&
+		s.options == syn.Options && slices.Equal(s.quirks, syn.Quirks)
 }
 
 // memo is a remembered outcome: entry -1 for no match.
@@ -671,6 +699,14 @@ func (m *Matcher) matchTLS(o *observe.Observation, dst []Evidence, start int) []
 
 func (m *Matcher) matchTCP(o *observe.Observation, dst []Evidence, start int) []Evidence {
 	syn := o.TCP
+	for i := range m.recent {
+		if r := &m.recent[i]; r.same(syn) {
+			if r.r.entry >= 0 {
+				dst = m.set.emit(o, dst, start, r.r.entry, r.r.detail, "")
+			}
+			return dst
+		}
+	}
 	// The key holds every field tcpMatch and the detail read.
 	k := append(m.key[:0], syn.Fingerprint...)
 	k = append(k, 0)
@@ -701,6 +737,9 @@ func (m *Matcher) matchTCP(o *observe.Observation, dst []Evidence, start int) []
 		}
 		m.tcp[string(k)] = r
 	}
+	m.recent[m.next] = synMemo{used: true, fp: syn.Fingerprint, ja4t: syn.JA4T, options: syn.Options, quirks: syn.Quirks,
+		ittl: syn.InitialTTL, window: syn.Window, mss: syn.MSS, wscale: syn.WindowScale, r: r}
+	m.next = (m.next + 1) % recentSYNs
 	if r.entry >= 0 {
 		dst = m.set.emit(o, dst, start, r.entry, r.detail, "")
 	}
