@@ -207,6 +207,15 @@ func TestJA4Edges(t *testing.T) {
 
 func hash12String(s string) string { return string(appendHash12(nil, []byte(s))) }
 
+// highExts returns empty extensions of the given types.
+func highExts(types ...uint16) []ext {
+	var e []ext
+	for _, t := range types {
+		e = append(e, ext{typ: t})
+	}
+	return e
+}
+
 func TestOddities(t *testing.T) {
 	tests := []struct {
 		name string
@@ -215,6 +224,10 @@ func TestOddities(t *testing.T) {
 	}{
 		{"duplicate low extension", hello{version: 0x0303, exts: []ext{{extALPN, alpnBody([]byte("h2"))}, {extALPN, alpnBody([]byte("x"))}}}, []string{OddDuplicateExtension}},
 		{"duplicate high extension", hello{version: 0x0303, exts: []ext{{0xff01, []byte{0}}, {0x4469, nil}, {0xff01, []byte{0}}}}, []string{OddDuplicateExtension}},
+		// More than 8 high types: the sorted check.
+		{"duplicate among many high extensions", hello{version: 0x0303, exts: highExts(0x100, 0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x103)}, []string{OddDuplicateExtension}},
+		{"many high extensions", hello{version: 0x0303, exts: highExts(0x100, 0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x109)}, nil},
+		{"few high extensions", hello{version: 0x0303, exts: highExts(0xff01, 0x4469, 0xfe0d, 0x44cd)}, nil},
 		{"trailing dot", hello{version: 0x0303, exts: []ext{{0, sniBody("mail.corp.example.")}}}, []string{OddSNITrailingDot}},
 		{"two host names", hello{version: 0x0303, exts: []ext{{0, sniBody("a.example", "b.example")}}}, []string{OddSNIMultipleNames}},
 		{"unknown versions", hello{version: 0x0305, exts: []ext{{extSupportedVersions, u16ListBody(1, 0x7f1c)}}}, []string{OddUnknownLegacyVersion, OddUnknownSupportedVersion}},

@@ -44,6 +44,16 @@ func FuzzUnmarshal(f *testing.F) {
 		if len(sum) != 32 || len(str) < 4 {
 			t.Fatalf("malformed JA3 %q %q", str, sum)
 		}
+		// The shared parser (its interned strings, its caches) reads
+		// what a fresh one does.
+		var fresh ClientHello
+		if err := fresh.Unmarshal(msg); err != nil {
+			t.Fatalf("fresh parser: %v", err)
+		}
+		if !slices.Equal(fresh.ALPN, h.ALPN) || !slices.Equal(fresh.Oddities, h.Oddities) || fresh.ServerName != h.ServerName ||
+			!slices.Equal(fresh.Extensions, h.Extensions) || !slices.Equal(fresh.CipherSuites, h.CipherSuites) {
+			t.Fatalf("shared parser differs from a fresh one:\nshared %+v\nfresh  %+v", h, fresh)
+		}
 		// A second parse of the same bytes gives the same result.
 		ja4b, _ := h.JA4('t')
 		if err := h.Unmarshal(msg); err != nil {
