@@ -35,10 +35,11 @@ func (h *ClientHello) Fill(dst *observe.ClientHello, transport byte) {
 
 // FillBorrowed is Fill for a consumer that is done with dst before the
 // next Fill or FillBorrowed on h (capture.Config.ReuseObservations): the
-// lists that cannot be shared with the cache (another GREASE draw or
-// extension order than the cached stack's: most Chrome hellos) are backed
-// by a buffer of h's that the next call overwrites, instead of a new
-// allocation each. Everything else is as Fill leaves it.
+// five uint16 lists are backed by a buffer of h's that the next call
+// overwrites, instead of a new allocation each for those that cannot be
+// shared with the cache (another GREASE draw or extension order than the
+// cached stack's: most Chrome hellos). Everything else is as Fill leaves
+// it.
 func (h *ClientHello) FillBorrowed(dst *observe.ClientHello, transport byte) {
 	h.fill(dst, transport, true)
 }

@@ -203,21 +203,23 @@ func (h *ClientHello) computeFingerprints(transport byte) fpEntry {
 }
 
 // lists returns e's lists if they equal h's (same GREASE values too), else
-// copies of h's, so that an observation always carries its own hello's
-// values. The copies are fresh, or with borrow in the cache's buffer that
-// the next call overwrites (FillBorrowed).
+// fresh copies of h's, so that an observation always carries its own
+// hello's values. With borrow (FillBorrowed) they are always copies, in
+// the cache's buffer that the next call overwrites: one memmove per list
+// costs less than comparing them element by element.
 func (h *ClientHello) lists(e *fpEntry, borrow bool) (versions, ciphers, exts, groups, sigs []uint16) {
+	if borrow {
+		var c fpEntry
+		h.fp.borrowed = h.carveLists(&c, h.fp.borrowed[:0])
+		return c.supportedVersions, c.cipherSuites, c.extensions, c.supportedGroups, c.signatureAlgorithms
+	}
 	if slices.Equal(e.cipherSuites, h.CipherSuites) && slices.Equal(e.extensions, h.Extensions) &&
 		slices.Equal(e.supportedGroups, h.SupportedGroups) && slices.Equal(e.supportedVersions, h.SupportedVersions) &&
 		slices.Equal(e.signatureAlgorithms, h.SignatureAlgorithms) {
 		return e.supportedVersions, e.cipherSuites, e.extensions, e.supportedGroups, e.signatureAlgorithms
 	}
 	var c fpEntry
-	if borrow {
-		h.fp.borrowed = h.carveLists(&c, h.fp.borrowed[:0])
-	} else {
-		h.copyLists(&c)
-	}
+	h.copyLists(&c)
 	return c.supportedVersions, c.cipherSuites, c.extensions, c.supportedGroups, c.signatureAlgorithms
 }
 
