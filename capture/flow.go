@@ -109,15 +109,23 @@ func addrFrom(b [16]byte, _ uint8) netip.Addr {
 // grow, while chains stay short (buckets = 2 x entries) and cost no garbage.
 type flowTable struct {
 	buckets []int32 // head entry of each bucket, -1 if empty
-	mask    uint64
-	seed    [3]uint64 // random per table: chain lengths cannot be chosen from outside
-	n       int
-	chunks  [][]flow // entries, flowChunk each; nil until first used
-	free    []int32
-	head    int32 // most recently used
-	tail    int32 // least recently used
-	idle    int64
-	max     int
+	// recent maps a few hash bits to the entry last found or inserted
+	// with them. The packets of a connection come close together (SYN,
+	// SYN-ACK, ACK, ClientHello, ...), and this 1 KiB stays in the
+	// first-level cache where a bucket of a table sized for the worst
+	// case (512 KiB by default) was a cache miss per packet. A hit is
+	// checked like a chain entry (in use, same key), so a stale slot
+	// only costs the chain walk.
+	recent [recentFlows]int32
+	mask   uint64
+	seed   [3]uint64 // random per table: chain lengths cannot be chosen from outside
+	n      int
+	chunks [][]flow // entries, flowChunk each; nil until first used
+	free   []int32
+	head   int32 // most recently used
+	tail   int32 // least recently used
+	idle   int64
+	max    int
 }
 
 func newFlowTable(max int, idle time.Duration) *flowTable {
@@ -142,10 +150,16 @@ func newFlowTable(max int, idle time.Duration) *flowTable {
 	for i := range t.buckets {
 		t.buckets[i] = -1
 	}
+	for i := range t.recent {
+		t.recent[i] = -1
+	}
 	return t
 }
 
 func (t *flowTable) len() int { return t.n }
+
+// recentFlows is the size of flowTable.recent.
+const recentFlows = 256
 
 // flowChunk is how many entries are allocated at a time.
 const flowChunk = 1024
@@ -164,13 +178,19 @@ func (t *flowTable) alloc(i int32) {
 // bucket hashes k with a seeded multiply-mix over its words (as wyhash
 // does): maphash.Comparable walked the padded struct field by field and was
 // a third of the lookup.
-func (t *flowTable) bucket(k *flowKey) uint64 {
+func (t *flowTable) bucket(k *flowKey) uint64 { return t.hash(k) & t.mask }
+
+func (t *flowTable) hash(k *flowKey) uint64 {
 	be := binary.LittleEndian
 	a := mix(be.Uint64(k.lo[:8])^t.seed[0], be.Uint64(k.lo[8:])^t.seed[1])
 	b := mix(be.Uint64(k.hi[:8])^t.seed[1], be.Uint64(k.hi[8:])^t.seed[2])
 	c := uint64(k.loPort)<<24 | uint64(k.hiPort)<<8 | uint64(k.proto)
-	return mix(a^c, b^t.seed[0]) & t.mask
+	return mix(a^c, b^t.seed[0])
 }
+
+// recentSlot is k's slot in t.recent, from hash bits the bucket index
+// does not use.
+func recentSlot(h uint64) uint64 { return h >> 40 % recentFlows }
 
 func mix(a, b uint64) uint64 {
 	hi, lo := bits.Mul64(a, b)
@@ -187,8 +207,16 @@ func sameKey(a, b *flowKey) bool {
 }
 
 func (t *flowTable) lookup(k *flowKey) (int32, bool) {
-	for i := t.buckets[t.bucket(k)]; i >= 0; i = t.at(i).hnext {
+	h := t.hash(k)
+	r := &t.recent[recentSlot(h)]
+	if i := *r; i >= 0 {
+		if e := t.at(i); e.inUse && sameKey(&e.key, k) {
+			return i, true
+		}
+	}
+	for i := t.buckets[h&t.mask]; i >= 0; i = t.at(i).hnext {
 		if sameKey(&t.at(i).key, k) {
+			*r = i
 			return i, true
 		}
 	}
@@ -238,10 +266,12 @@ func (t *flowTable) insert(k *flowKey) int32 {
 	n := len(t.free) - 1
 	i := t.free[n]
 	t.free = t.free[:n]
-	b := t.bucket(k)
+	h := t.hash(k)
+	b := h & t.mask
 	t.alloc(i)
 	*t.at(i) = flow{key: *k, prev: -1, next: -1, hnext: t.buckets[b], inUse: true}
 	t.buckets[b] = i
+	t.recent[recentSlot(h)] = i
 	t.n++
 	t.pushFront(i)
 	return i

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -46,6 +47,39 @@ func TestFlowTableChunks(t *testing.T) {
 	for n := 10000; n < 10000+max-100; n++ {
 		if _, ok := tb.lookup(key(n)); !ok {
 			t.Fatalf("flow %d not found in a full table", n)
+		}
+	}
+}
+
+// TestFlowTableModel drives the table with random inserts, lookups and
+// removals over a small key space (so that keys come back after removal,
+// entries are reused for other keys and the recent-entry slots go stale)
+// and checks every answer against a map.
+func TestFlowTableModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const max = 600
+	tb := newFlowTable(max, time.Minute)
+	model := map[flowKey]int32{}
+	key := func() flowKey {
+		n := r.IntN(2000)
+		return flowKey{lo: [16]byte{15: byte(n)}, hi: [16]byte{14: byte(n >> 8)}, loPort: uint16(n % 7), hiPort: 443, proto: 6}
+	}
+	for step := range 200000 {
+		k := key()
+		i, ok := tb.lookup(&k)
+		want, inModel := model[k]
+		if ok != inModel || ok && i != want {
+			t.Fatalf("step %d: lookup %v = %d, %v; model %d, %v", step, k.loPort, i, ok, want, inModel)
+		}
+		switch {
+		case ok && r.IntN(2) == 0:
+			tb.remove(i)
+			delete(model, k)
+		case !ok && !tb.full():
+			model[k] = tb.insert(&k)
+		}
+		if tb.len() != len(model) {
+			t.Fatalf("step %d: %d entries, model %d", step, tb.len(), len(model))
 		}
 	}
 }
