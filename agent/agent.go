@@ -126,9 +126,12 @@ type Agent struct {
 	ev      []signatures.Evidence
 	devIPs  []netip.Addr // scratch of evaluate
 	pending []pending
-	corrOld correlate.Stats // counters of correlators replaced by Reload
-	stats   Stats
-	expired time.Time // last idle sweep
+	// pendingDue is at or before the earliest deadline in pending (a
+	// removed entry may leave it early: that costs one walk).
+	pendingDue time.Time
+	corrOld    correlate.Stats // counters of correlators replaced by Reload
+	stats      Stats
+	expired    time.Time // last idle sweep
 	// interest is the flow filter handed to capture; see FlowInterest.
 	interest *FlowInterest
 }
@@ -341,7 +344,11 @@ func (a *Agent) evaluate(h *hosts.Host[hostData], acc *mail.Access, o *observe.O
 			Time: o.Time, Source: o.Source, Packet: o.Packet, Sensor: a.cfg.Sensor,
 			Device: dev, Raise: n, Reason: reason,
 		}
-		a.pending = append(a.pending, pending{key: h.Key, server: acc.Server, deadline: o.Time.Add(HoldForCounts), f: f})
+		d := o.Time.Add(HoldForCounts)
+		a.pending = append(a.pending, pending{key: h.Key, server: acc.Server, deadline: d, f: f})
+		if len(a.pending) == 1 || d.Before(a.pendingDue) {
+			a.pendingDue = d
+		}
 		// The flow may already be over (a flow-end record completed it).
 		if o.Kind == observe.KindFlow && o.Flow != nil && o.Flow.Reason != "start" {
 			a.emit(len(a.pending)-1, h)
@@ -370,12 +377,21 @@ func (a *Agent) emit(i int, h *hosts.Host[hostData]) {
 // emitPending emits held findings whose deadline is before now; a zero now
 // emits all.
 func (a *Agent) emitPending(now time.Time) {
+	// Most observations come while an alert is held and none is due:
+	// the earliest deadline answers without a walk of the list.
+	if !now.IsZero() && now.Before(a.pendingDue) {
+		return
+	}
+	var next time.Time
 	for i := 0; i < len(a.pending); i++ {
-		if now.IsZero() || !now.Before(a.pending[i].deadline) {
+		if d := a.pending[i].deadline; now.IsZero() || !now.Before(d) {
 			a.emit(i, a.table.Get(a.pending[i].key))
 			i--
+		} else if next.IsZero() || d.Before(next) {
+			next = d
 		}
 	}
+	a.pendingDue = next
 }
 
 // Tick advances the agent's clock without an observation: held alerts whose
