@@ -126,7 +126,7 @@ func (h *ClientHello) fingerprints(transport byte) *fpEntry {
 	var shape *fpEntry
 	var ssum uint64
 	if len(h.Extensions) <= maxShapeExtensions && len(c.key) <= maxFPKey {
-		c.shapeKey = h.fpShapeKey(c.shapeKey[:0], transport)
+		c.shapeKey = h.shapeKeyFrom(c.shapeKey[:0], c.key)
 		ssum = c.hash(c.shapeKey)
 		shape = &c.shapes[ssum%fpCacheSize]
 		if shape.key != nil && shape.hash == ssum && string(shape.key) == string(c.shapeKey) {
@@ -163,20 +163,28 @@ func (h *ClientHello) fingerprints(transport byte) *fpEntry {
 	return &e
 }
 
-// fpShapeKey is fpKey with the extensions in ascending order (GREASE
-// values written as 0x0a0a before sorting): the key of the stack whatever
-// order it sent its extensions in.
-func (h *ClientHello) fpShapeKey(dst []byte, transport byte) []byte {
+// shapeKeyFrom appends to dst the shape key made from h's exact key
+// (fpKey): the same bytes with the extension section sorted (GREASE
+// values are 0x0a0a there already), the key of the stack whatever order
+// it sent its extensions in. A copy and a sort, not a second walk of
+// every list (fpShapeKey in the tests is that walk, the reference).
+func (h *ClientHello) shapeKeyFrom(dst, exact []byte) []byte {
+	n := len(dst)
+	dst = append(dst, exact...)
+	// transport and version, the ciphers with their length, the
+	// extensions' length: then the extensions, 2 bytes each.
+	start := n + 3 + 4 + 2*len(h.CipherSuites) + 4
+	sec := dst[start : start+2*len(h.Extensions)]
 	var buf [maxShapeExtensions]uint16
 	exts := buf[:len(h.Extensions)]
-	for i, v := range h.Extensions {
-		if isGREASE(v) {
-			v = 0x0a0a
-		}
-		exts[i] = v
+	for i := range exts {
+		exts[i] = uint16(sec[2*i])<<8 | uint16(sec[2*i+1])
 	}
 	slices.Sort(exts)
-	return h.fpKeyLists(dst, transport, exts)
+	for i, v := range exts {
+		sec[2*i], sec[2*i+1] = byte(v>>8), byte(v)
+	}
+	return dst
 }
 
 // computeFingerprints builds an entry from scratch: one backing array for

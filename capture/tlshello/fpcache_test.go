@@ -322,3 +322,19 @@ func BenchmarkFillShuffled(b *testing.B) {
 		})
 	}
 }
+
+// fpShapeKey, the reference for shapeKeyFrom, is fpKey with the extensions in ascending order (GREASE
+// values written as 0x0a0a before sorting): the key of the stack whatever
+// order it sent its extensions in.
+func (h *ClientHello) fpShapeKey(dst []byte, transport byte) []byte {
+	var buf [maxShapeExtensions]uint16
+	exts := buf[:len(h.Extensions)]
+	for i, v := range h.Extensions {
+		if isGREASE(v) {
+			v = 0x0a0a
+		}
+		exts[i] = v
+	}
+	slices.Sort(exts)
+	return h.fpKeyLists(dst, transport, exts)
+}

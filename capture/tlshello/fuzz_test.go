@@ -1,6 +1,7 @@
 package tlshello
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"slices"
@@ -65,6 +66,11 @@ func FuzzUnmarshal(f *testing.F) {
 		// Fill through the cache (shared by every input of this run) is a
 		// fresh computation, in this extension order and in the reverse
 		// one (a stack found by its shape).
+		if len(h.Extensions) <= maxShapeExtensions {
+			if got, want := h.shapeKeyFrom(nil, h.fpKey(nil, 't')), h.fpShapeKey(nil, 't'); !bytes.Equal(got, want) {
+				t.Fatalf("shape key from the exact key % x, want % x", got, want)
+			}
+		}
 		var o observe.ClientHello
 		h.Fill(&o, 't')
 		sameFill(t, "cached", o, freshFill(&h, 't'))
