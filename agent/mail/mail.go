@@ -16,7 +16,6 @@ package mail
 import (
 	"encoding/binary"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -70,12 +69,6 @@ type Matcher struct {
 	// exact maps each exact server name to the first server with it: one
 	// probe instead of one per server.
 	exact map[string]int
-	// labels are the last labels of the configured names ("example" for
-	// mail.corp.example and *.corp.example): a name ending in none of
-	// them (most server names a network asks for) needs no probe.
-	// anyLabel is set when a name has an empty last label.
-	labels   []string
-	anyLabel bool
 }
 
 // NewMatcher compiles the configured servers.
@@ -85,7 +78,6 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 		sv := server{cfg: s}
 		for _, n := range s.Names {
 			n = strings.ToLower(strings.TrimSuffix(n, "."))
-			m.addLabel(n[strings.LastIndexByte(n, '.')+1:])
 			if suf, ok := strings.CutPrefix(n, "*."); ok {
 				sv.suffixes = append(sv.suffixes, "."+suf)
 			} else {
@@ -113,30 +105,6 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 		m.servers = append(m.servers, sv)
 	}
 	return m
-}
-
-func (m *Matcher) addLabel(l string) {
-	if l == "" {
-		m.anyLabel = true
-	}
-	if !slices.Contains(m.labels, l) {
-		m.labels = append(m.labels, l)
-	}
-}
-
-// maybeName reports whether name (no final dot) ends in the last label of
-// some configured name, in any case.
-func (m *Matcher) maybeName(name string) bool {
-	if m.anyLabel {
-		return true
-	}
-	l := name[strings.LastIndexByte(name, '.')+1:]
-	for _, x := range m.labels {
-		if strings.EqualFold(l, x) {
-			return true
-		}
-	}
-	return false
 }
 
 func addPort(ps []uint16, p uint16) []uint16 {
@@ -172,9 +140,6 @@ func (m *Matcher) Servers() int { return len(m.servers) }
 // nameServer returns the server a name belongs to, or -1.
 func (m *Matcher) nameServer(name string) int {
 	name = strings.TrimSuffix(name, ".")
-	if !m.maybeName(name) {
-		return -1
-	}
 	// The first server that has the name exactly or by suffix: suffixes
 	// of servers before the exact one's only.
 	n := len(m.servers)
