@@ -166,10 +166,18 @@ func TestNameServerOrder(t *testing.T) {
 	for name, want := range map[string]int{
 		"mail.example.com": 0, "Mail.Example.COM.": 0, "imap.example.org": 1, "IMAP.example.org.": 1,
 		"x.example.net": 2, "example.net": -1, "example.com": -1, "other.test": -1,
+		"X.EXAMPLE.NET.": 2, "mail.example.com.evil": -1, "com": -1, "": -1,
 	} {
 		if got := m.nameServer(name); got != want {
 			t.Errorf("nameServer(%q) = %d, want %d", name, got, want)
 		}
+	}
+	single := NewMatcher([]config.MailServer{{Name: "s", Names: []string{"mailhost"}, Protocols: []config.Protocol{{Name: "imaps", Port: 993}}}})
+	if single.nameServer("MAILHOST") != 0 || single.nameServer("mailhost.") != 0 || single.nameServer("x.mailhost") != -1 {
+		t.Error("single-label name")
+	}
+	if none := NewMatcher([]config.MailServer{{Name: "n", Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}}}); none.nameServer("mail.example.com") != -1 {
+		t.Error("a matcher without names matched a name")
 	}
 	// Only ports some server speaks on can be mail; QUIC only for https.
 	if !m.mailPort(993, observe.TransportTCP) || !m.mailPort(443, observe.TransportUDP) || m.mailPort(993, observe.TransportUDP) || m.mailPort(80, observe.TransportTCP) {
