@@ -53,15 +53,15 @@ func TestFlowTableChunks(t *testing.T) {
 
 // TestFlowTableModel drives the table with random inserts, lookups and
 // removals over a small key space (so that keys come back after removal,
-// entries are reused for other keys and the recent-entry slots go stale)
-// and checks every answer against a map.
+// entries are reused for other keys and the recent-entry slots go stale,
+// and the table fills) and checks every answer against a map.
 func TestFlowTableModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	const max = 600
+	const max = 3000
 	tb := newFlowTable(max, time.Minute)
 	model := map[flowKey]int32{}
 	key := func() flowKey {
-		n := r.IntN(2000)
+		n := r.IntN(6000)
 		return flowKey{lo: [16]byte{15: byte(n)}, hi: [16]byte{14: byte(n >> 8)}, loPort: uint16(n % 7), hiPort: 443, proto: 6}
 	}
 	for step := range 200000 {
@@ -80,6 +80,11 @@ func TestFlowTableModel(t *testing.T) {
 		}
 		if tb.len() != len(model) {
 			t.Fatalf("step %d: %d entries, model %d", step, tb.len(), len(model))
+		}
+	}
+	for k, i := range model {
+		if j, ok := tb.lookup(&k); !ok || j != i {
+			t.Fatalf("entry %d lost", i)
 		}
 	}
 }
