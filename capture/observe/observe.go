@@ -4,13 +4,14 @@
 // binding, an mDNS announcement, an HTTP request head, a flow summary).
 //
 // It imports nothing of the project. Besides the types it holds the one
-// computation every consumer may need from them, the Community ID. Observations are produced only for the
-// rare packets that carry one, so they may allocate; the per-packet decode
-// path does not. An Observation never aliases a packet buffer: producers copy
-// out before emitting. Its slices and strings are read-only: producers may
-// share them between observations (the ClientHello lists and fingerprints
-// of one TLS stack, the fields of one SYN shape are cached and shared), so a
-// consumer that wants to change one must copy it first.
+// computation every consumer may need from them, the Community ID.
+// Observations are produced only for the rare packets that carry one, so
+// they may allocate; the per-packet decode path does not. An Observation
+// never aliases a packet buffer: producers copy out before emitting. Its
+// slices and strings are read-only: producers may share them between
+// observations (the ClientHello lists and fingerprints of one TLS stack,
+// the fields of one SYN shape are cached and shared), so a consumer that
+// wants to change one must copy it first.
 package observe
 
 import (
