@@ -61,6 +61,21 @@ func TestAppendStringSameAsReference(t *testing.T) {
 		}
 		inputs = append(inputs, s)
 	}
+	// Long runs of safe bytes with one byte of every kind at every
+	// position.
+	safe := "abcdefghijklmnopqrstuvwxyz0123456789.-_,:/ ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	specials := []string{`"`, `\`, "<", ">", "&", "\x00", "\x1f", " ", "\x7f", "\x80", "é", "\u2028", "\xff", "!", "=", "?", "@", "[", "^", "`", "{", "~"}
+	for _, sp := range specials {
+		for n := range 40 {
+			for pos := 0; pos <= n; pos++ {
+				var run []byte
+				for k := range n {
+					run = append(run, safe[(k*7+pos)%len(safe)])
+				}
+				inputs = append(inputs, string(run[:pos])+sp+string(run[pos:]))
+			}
+		}
+	}
 	for _, s := range inputs {
 		if got, want := string(appendString([]byte("x"), s)), string(appendStringRef([]byte("x"), s)); got != want {
 			t.Fatalf("%q: got %s, want %s", s, got, want)
