@@ -36,7 +36,7 @@ type fpCache struct {
 	shapes   []fpEntry
 	shapeKey []byte
 	variant  fpEntry // the entry returned for a hello found by shape
-	// borrowed backs the lists FillBorrowed cannot share with an entry.
+	// borrowed backs the lists FillBorrowed hands out (reused per call).
 	borrowed []uint16
 	// hits, shapeHits and misses are for tests and benchmarks.
 	hits, shapeHits, misses uint64
@@ -232,10 +232,7 @@ func (h *ClientHello) lists(e *fpEntry, borrow bool) (versions, ciphers, exts, g
 }
 
 // copyLists copies h's five lists into e, in one new backing array.
-func (h *ClientHello) copyLists(e *fpEntry) {
-	n := len(h.SupportedVersions) + len(h.CipherSuites) + len(h.Extensions) + len(h.SupportedGroups) + len(h.SignatureAlgorithms)
-	h.carveLists(e, make([]uint16, 0, n))
-}
+func (h *ClientHello) copyLists(e *fpEntry) { h.carveLists(e, nil) }
 
 // carveLists copies h's five lists into e, appending them to backing
 // (which it returns, grown if it had to be).
