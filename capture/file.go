@@ -167,7 +167,9 @@ func (s *fileSource) ReadPacket() ([]byte, PacketInfo, error) {
 			return nil, PacketInfo{}, io.EOF
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, PacketInfo{}, fmt.Errorf("%s: %w after packet %d", s.name, ErrTruncatedFile, s.n)
+			// Name the packet that is cut short, and say how many
+			// whole ones came before it (they were analysed).
+			return nil, PacketInfo{}, fmt.Errorf("%s: %w in packet %d (%s before it)", s.name, ErrTruncatedFile, s.n+1, wholePackets(s.n))
 		}
 		return nil, PacketInfo{}, fmt.Errorf("%s: packet %d: %w", s.name, s.n+1, err)
 	}
@@ -186,4 +188,14 @@ func (s *fileSource) ReadPacket() ([]byte, PacketInfo, error) {
 		}
 	}
 	return data, info, nil
+}
+
+func wholePackets(n uint64) string {
+	switch n {
+	case 0:
+		return "no whole packet"
+	case 1:
+		return "1 whole packet"
+	}
+	return fmt.Sprintf("%d whole packets", n)
 }

@@ -181,7 +181,7 @@ func TestFileSourceTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = src.ReadPacket()
-	if !errors.Is(err, ErrTruncatedFile) || err.Error() != "cut.pcap: file truncated after packet 1" {
+	if !errors.Is(err, ErrTruncatedFile) || err.Error() != "cut.pcap: file truncated in packet 2 (1 whole packet before it)" {
 		t.Fatalf("err = %v", err)
 	}
 }

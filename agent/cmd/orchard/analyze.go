@@ -167,8 +167,13 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		src.Close()
 		if err != nil {
 			// Truncated or corrupt past some point: what came before
-			// is analysed and kept.
-			fmt.Fprintf(stderr, "orchard analyze: %v (packets before it were analysed)\n", err)
+			// is analysed and kept. A truncation names the packet cut
+			// short and counts the whole ones before it.
+			if errors.Is(err, capture.ErrTruncatedFile) {
+				fmt.Fprintf(stderr, "orchard analyze: %v\n", err)
+			} else {
+				fmt.Fprintf(stderr, "orchard analyze: %v (packets before it were analysed)\n", err)
+			}
 		}
 		if t := lastTime(eng); t.After(last) {
 			last = t

@@ -155,7 +155,7 @@ func TestAnalyzeBrokenInputs(t *testing.T) {
 		if code != exitOK {
 			t.Errorf("exit %d, want 0: a truncated file is reported, not fatal", code)
 		}
-		if !strings.Contains(errOut, truncated+": file truncated after packet 2") {
+		if !strings.Contains(errOut, truncated+": file truncated in packet 3 (2 whole packets before it)") {
 			t.Errorf("stderr:\n%s", errOut)
 		}
 		if n := len(lines(t, out)); n == 0 {
