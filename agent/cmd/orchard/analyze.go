@@ -65,16 +65,36 @@ type analyzeFlags struct {
 	allFlows   bool
 }
 
-func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet makes a subcommand's flag set. The flag package prints a
+// parse error itself (to stderr); parseFlags then adds a pointer to the
+// manual, or prints the manual on standard output for -h/--help.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, help) }
+	fs.Usage = func() {}
 	return fs
+}
+
+// parseFlags parses args. ok is false when the command should stop, with
+// exit status code: 0 after -h/--help (the manual is on stdout), 2 after a
+// bad flag (the error and "See: orchard help CMD" are on stderr).
+func parseFlags(fs *flag.FlagSet, args []string, help string, stdout, stderr io.Writer) (code int, ok bool) {
+	err := fs.Parse(args)
+	if err == nil {
+		return exitOK, true
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, help)
+		return exitOK, false
+	}
+	cmd, _, _ := strings.Cut(fs.Name(), " ")
+	fmt.Fprintf(stderr, "\nSee: orchard help %s\n", cmd)
+	return exitUsage, false
 }
 
 func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var f analyzeFlags
-	fs := newFlagSet("analyze", analyzeHelp, stderr)
+	fs := newFlagSet("analyze", stderr)
 	fs.StringVar(&f.config, "c", "", "")
 	fs.StringVar(&f.config, "config", "", "")
 	fs.BoolVar(&f.events, "events", false, "")
@@ -89,11 +109,8 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.streamSize, "stream-limit", 16<<10, "")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "")
 	fs.BoolVar(&f.allFlows, "all-flows", false, "")
-	if err := fs.Parse(interspersed(fs, args)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, interspersed(fs, args), analyzeHelp, stdout, stderr); !ok {
+		return code
 	}
 	files := fs.Args()
 	if len(files) == 0 {

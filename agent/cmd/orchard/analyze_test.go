@@ -255,6 +255,18 @@ func TestHelp(t *testing.T) {
 	if _, _, code := orchard(t, nil, "frobnicate"); code != exitUsage {
 		t.Errorf("unknown command exit %d", code)
 	}
+	// -h prints the manual on standard output; a bad flag prints the
+	// error and where the manual is, not the whole manual.
+	if out, _, code := orchard(t, nil, "analyze", "-h"); code != exitOK || !strings.HasPrefix(out, "NAME") {
+		t.Errorf("analyze -h: exit %d, stdout starts %.20q", code, out)
+	}
+	for _, args := range [][]string{{"analyze", "--bogus"}, {"run", "--bogus"}, {"signatures", "list", "--bogus"}, {"config", "show", "--bogus"}} {
+		out, errOut, code := orchard(t, nil, args...)
+		want := "flag provided but not defined: -bogus\n\nSee: orchard help " + args[0] + "\n"
+		if code != exitUsage || out != "" || errOut != want {
+			t.Errorf("orchard %v: exit %d, stdout %q, stderr %q; want exit %d and stderr %q", args, code, out, errOut, exitUsage, want)
+		}
+	}
 }
 
 func TestSignaturesAndConfigCommands(t *testing.T) {

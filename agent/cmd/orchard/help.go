@@ -108,7 +108,7 @@ EXIT STATUS
     2   bad usage, configuration or signature files
 
 EXAMPLES
-    orchard analyze --events office.pcap | jq 'select(."event.dataset"=="orchard.tls")'
+    orchard analyze --events office.pcap | jq 'select(.event.dataset=="orchard.tls")'
     tcpdump -i eth1 -w - | orchard analyze -c /etc/orchard/orchard.yaml -
     orchard analyze -c orchard.yaml --hosts --summary monday.pcapng tuesday.pcapng
 `

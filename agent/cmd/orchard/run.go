@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -140,17 +138,14 @@ func mailPrefixes(cfg *config.Config) []netip.Prefix {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("run", runHelp, stderr)
+	fs := newFlagSet("run", stderr)
 	var cfgPath, sigDir, logFormat string
 	fs.StringVar(&cfgPath, "c", "", "")
 	fs.StringVar(&cfgPath, "config", "", "")
 	fs.StringVar(&sigDir, "signatures", "", "")
 	fs.StringVar(&logFormat, "log-format", "text", "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args, runHelp, stdout, stderr); !ok {
+		return code
 	}
 	if cfgPath == "" {
 		fmt.Fprintln(stderr, "orchard run: no configuration given (-c FILE)\n\nSee: orchard help run")

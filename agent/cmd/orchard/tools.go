@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -39,9 +37,9 @@ func cmdSignatures(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "check":
-		fs := newFlagSet("signatures check", signaturesHelp, stderr)
-		if err := fs.Parse(args[1:]); err != nil {
-			return helpOrUsage(err)
+		fs := newFlagSet("signatures check", stderr)
+		if code, ok := parseFlags(fs, args[1:], signaturesHelp, stdout, stderr); !ok {
+			return code
 		}
 		var set *signatures.Set
 		var err error
@@ -58,12 +56,12 @@ func cmdSignatures(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "signatures ok: %d entries in %d files\n", len(set.Entries()), len(set.Versions()))
 		return exitOK
 	case "list":
-		fs := newFlagSet("signatures list", signaturesHelp, stderr)
+		fs := newFlagSet("signatures list", stderr)
 		dir := fs.String("dir", "", "")
 		kind := fs.String("kind", "", "")
 		platform := fs.String("platform", "", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return helpOrUsage(err)
+		if code, ok := parseFlags(fs, args[1:], signaturesHelp, stdout, stderr); !ok {
+			return code
 		}
 		var set *signatures.Set
 		var err error
@@ -101,9 +99,9 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "check", "show":
-		fs := newFlagSet("config "+args[0], configHelp, stderr)
-		if err := fs.Parse(args[1:]); err != nil {
-			return helpOrUsage(err)
+		fs := newFlagSet("config "+args[0], stderr)
+		if code, ok := parseFlags(fs, args[1:], configHelp, stdout, stderr); !ok {
+			return code
 		}
 		var cfg *config.Config
 		var err error
@@ -144,12 +142,5 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "orchard config: unknown subcommand %q\n\n%s", args[0], configHelp)
-	return exitUsage
-}
-
-func helpOrUsage(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	return exitUsage
 }
