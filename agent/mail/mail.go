@@ -49,14 +49,37 @@ type server struct {
 	cfg      config.MailServer
 	suffixes []string // ".example.com" for "*.example.com"
 	ports    []portProto
-	// v4 holds the IPv4 prefixes of cfg.Addresses as (address, mask)
-	// words, checked with one AND each: every TLS hello and reported flow
-	// asks every server; other holds the rest, checked with Contains.
+	// v4 and v6 hold the prefixes of cfg.Addresses as (address, mask)
+	// words, checked with an XOR and an AND each: every TLS hello and
+	// reported flow asks every server (Contains costs several times
+	// more, an IPv6 one most). other holds what is neither (invalid
+	// prefixes), checked with Contains.
 	v4    []v4net
+	v6    []v6net
 	other []netip.Prefix
 }
 
 type v4net struct{ addr, mask uint32 }
+
+type v6net struct{ hi, lo, mhi, mlo uint64 }
+
+// v6words is an IPv6 address (an IPv4-mapped one included) as two words.
+func v6words(a netip.Addr) (hi, lo uint64) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+// v6mask is the mask of a /bits prefix as two words.
+func v6mask(bits int) (hi, lo uint64) {
+	switch {
+	case bits >= 128:
+		return ^uint64(0), ^uint64(0)
+	case bits >= 64:
+		return ^uint64(0), ^(^uint64(0) >> (bits - 64))
+	default:
+		return ^(^uint64(0) >> bits), 0
+	}
+}
 
 // Matcher knows the configured mail servers. It is read-only after
 // NewMatcher and may be shared.
@@ -94,11 +117,16 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 			}
 		}
 		for _, p := range s.Addresses {
-			if p.Addr().Is4() && p.Bits() >= 0 {
+			switch {
+			case p.Addr().Is4() && p.Bits() >= 0:
 				a := p.Addr().As4()
 				// A shift by 32 gives 0: /0 matches every IPv4 address.
 				sv.v4 = append(sv.v4, v4net{binary.BigEndian.Uint32(a[:]), ^uint32(0) << (32 - p.Bits())})
-			} else {
+			case p.Addr().Is6() && p.Addr().Zone() == "" && p.Bits() >= 0:
+				hi, lo := v6words(p.Addr())
+				mhi, mlo := v6mask(p.Bits())
+				sv.v6 = append(sv.v6, v6net{hi, lo, mhi, mlo})
+			default:
 				sv.other = append(sv.other, p)
 			}
 		}
@@ -193,7 +221,8 @@ func (s *server) protocol(port uint16, t observe.Transport) string {
 }
 
 // hasAddr is Contains over cfg.Addresses: an IPv4 address matches IPv4
-// prefixes only, anything else the other prefixes.
+// prefixes only, an IPv6 one (IPv4-mapped included) IPv6 prefixes only,
+// and an address with a zone no prefix.
 func (s *server) hasAddr(a netip.Addr) bool {
 	if a.Is4() {
 		b := a.As4()
@@ -204,6 +233,18 @@ func (s *server) hasAddr(a netip.Addr) bool {
 			}
 		}
 		return false
+	}
+	return s.hasAddr6(a)
+}
+
+func (s *server) hasAddr6(a netip.Addr) bool {
+	if len(s.v6) > 0 && a.Is6() && a.Zone() == "" {
+		hi, lo := v6words(a)
+		for _, n := range s.v6 {
+			if (hi^n.hi)&n.mhi == 0 && (lo^n.lo)&n.mlo == 0 {
+				return true
+			}
+		}
 	}
 	for _, p := range s.other {
 		if p.Contains(a) {
