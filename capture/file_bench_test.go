@@ -7,11 +7,11 @@ import (
 )
 
 // benchRead reads a whole capture through open; the office bench file is
-// made by `make bench` (scripts/gencap), so the benchmark skips without it.
+// made by `make bench` (scripts/bench.sh), so the benchmark skips without it.
 func benchRead(b *testing.B, open func(string) (Source, error)) {
-	const name = "../.out/bench-office.pcap"
+	const name = "../.out/bench/office.pcap"
 	if _, err := os.Stat(name); err != nil {
-		b.Skip("no ../.out/bench-office.pcap: go run ./scripts/gencap/cmd/gencap -kind bench -n 200000 -o .out/bench-office.pcap")
+		b.Skip("no .out/bench/office.pcap: make bench writes it (or go run ./scripts/gencap/cmd/gencap -kind bench -n 200000 -seed 1 -o .out/bench/office.pcap)")
 	}
 	b.ReportAllocs()
 	n := 0

@@ -65,7 +65,9 @@ for f in office handshake; do
 done
 
 echo "== Go benchmarks (decode path alone, parsers, verdict update)" >> "$out/results.txt"
-GOMAXPROCS=1 go test -run '^$' -bench 'Engine' -benchtime 3x -benchmem ./capture >> "$out/results.txt" 2>&1 || true
+# ReadFile: read(2) and the record headers of the office file alone, the
+# floor under orchard analyze on it.
+GOMAXPROCS=1 go test -run '^$' -bench 'Engine|ReadFile' -benchtime 3x -benchmem ./capture >> "$out/results.txt" 2>&1 || true
 GOMAXPROCS=1 go test -run '^$' -bench . -benchmem \
 	./capture/tlshello ./capture/quic ./capture/tcpfp ./capture/dnsmsg ./agent/verdict ./agent >> "$out/results.txt" 2>&1 || true
 grep -v '^\(goos\|goarch\|pkg\|cpu\|PASS\|ok\)' "$out/results.txt"
