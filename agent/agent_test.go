@@ -443,3 +443,48 @@ func TestTickReleasesHeldAlert(t *testing.T) {
 		t.Fatalf("findings %d", len(c.findings))
 	}
 }
+
+// TestIdleHostsExpire: hosts unseen for hosts.idle are dropped by the sweep
+// that observations drive (at most once a minute of capture time), and a
+// host seen again in time stays.
+func TestIdleHostsExpire(t *testing.T) {
+	a, _ := newAgent(t, baseConfig+"hosts:\n  idle: 10m\n")
+	obs := func(s *seq) {
+		for _, o := range s.obs {
+			a.Observe(o)
+		}
+	}
+	var s seq
+	s.syn(iphone, "192.168.1.20", 0, 64)
+	s.syn(pc, "192.168.1.30", time.Second, 128)
+	obs(&s)
+	if st := a.Stats(); st.Hosts != 2 || st.Expired != 0 {
+		t.Fatalf("after the first packets: %+v", st)
+	}
+	// The PC keeps talking; the iPhone falls silent. Sweeps run at 1m30s,
+	// 2m30s, ... 9m30s: none finds the iPhone idle for 10m.
+	pcAt := func(d time.Duration) {
+		s = seq{}
+		s.syn(pc, "192.168.1.30", d, 128)
+		obs(&s)
+	}
+	for m := 1; m <= 9; m++ {
+		pcAt(time.Duration(m)*time.Minute + 30*time.Second)
+	}
+	if st := a.Stats(); st.Hosts != 2 || st.Expired != 0 {
+		t.Fatalf("9m30s in: %+v, want both hosts", st)
+	}
+	// At 10m15s the iPhone is idle for longer than 10m, but the next
+	// sweep is not due before 10m30s.
+	pcAt(10*time.Minute + 15*time.Second)
+	if st := a.Stats(); st.Hosts != 2 || st.Expired != 0 {
+		t.Fatalf("10m15s in: %+v, want no sweep yet", st)
+	}
+	pcAt(10*time.Minute + 31*time.Second)
+	if st := a.Stats(); st.Hosts != 1 || st.Expired != 1 {
+		t.Fatalf("10m31s in: %+v, want the iPhone expired and the PC kept", st)
+	}
+	if got := a.Hosts(); len(got) != 1 || got[0].Device.MAC != pc {
+		t.Errorf("hosts left: %+v", got)
+	}
+}
