@@ -17,6 +17,7 @@ func TestHasAddrSameAsContains(t *testing.T) {
 		netip.MustParsePrefix("192.0.2.10/32"),
 		netip.PrefixFrom(netip.MustParseAddr("198.51.100.77"), 28), // host bits set
 		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.PrefixFrom(netip.MustParseAddr("131.253.33.215"), 3), // first octets 128-159, host bits set
 		netip.MustParsePrefix("2001:db8::/32"),
 		netip.MustParsePrefix("::ffff:203.0.113.0/120"),
 		{}, // invalid: matches nothing
@@ -31,6 +32,7 @@ func TestHasAddrSameAsContains(t *testing.T) {
 		netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11"),
 		netip.MustParseAddr("198.51.100.64"), netip.MustParseAddr("198.51.100.79"), netip.MustParseAddr("198.51.100.80"),
 		netip.MustParseAddr("10.255.255.255"), netip.MustParseAddr("11.0.0.0"),
+		netip.MustParseAddr("127.255.255.255"), netip.MustParseAddr("128.0.0.0"), netip.MustParseAddr("159.255.255.255"), netip.MustParseAddr("160.0.0.0"),
 		netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db9::1"),
 		netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("::ffff:203.0.113.5"), netip.MustParseAddr("::ffff:192.0.2.10"),
 		{},

@@ -57,6 +57,10 @@ type server struct {
 	v4    []v4net
 	v6    []v6net
 	other []netip.Prefix
+	// v4first has bit o set when some IPv4 prefix covers addresses whose
+	// first octet is o: most addresses a flow goes to are rejected by it
+	// without a walk of the prefixes.
+	v4first [4]uint64
 }
 
 type v4net struct{ addr, mask uint32 }
@@ -121,7 +125,12 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 			case p.Addr().Is4() && p.Bits() >= 0:
 				a := p.Addr().As4()
 				// A shift by 32 gives 0: /0 matches every IPv4 address.
-				sv.v4 = append(sv.v4, v4net{binary.BigEndian.Uint32(a[:]), ^uint32(0) << (32 - p.Bits())})
+				n := v4net{binary.BigEndian.Uint32(a[:]), ^uint32(0) << (32 - p.Bits())}
+				sv.v4 = append(sv.v4, n)
+				lo, hi := (n.addr&n.mask)>>24, (n.addr|^n.mask)>>24
+				for o := lo; o <= hi; o++ {
+					sv.v4first[o/64] |= 1 << (o % 64)
+				}
 			case p.Addr().Is6() && p.Addr().Zone() == "" && p.Bits() >= 0:
 				hi, lo := v6words(p.Addr())
 				mhi, mlo := v6mask(p.Bits())
@@ -226,6 +235,9 @@ func (s *server) protocol(port uint16, t observe.Transport) string {
 func (s *server) hasAddr(a netip.Addr) bool {
 	if a.Is4() {
 		b := a.As4()
+		if s.v4first[b[0]/64]&(1<<(b[0]%64)) == 0 {
+			return false
+		}
 		x := binary.BigEndian.Uint32(b[:])
 		for _, n := range s.v4 {
 			if (x^n.addr)&n.mask == 0 {
