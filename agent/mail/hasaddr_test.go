@@ -119,3 +119,4 @@ func BenchmarkHasAddr(b *testing.B) {
 		}
 	}
 }
+

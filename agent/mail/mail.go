@@ -16,6 +16,7 @@ package mail
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +97,38 @@ type Matcher struct {
 	// exact maps each exact server name to the first server with it: one
 	// probe instead of one per server.
 	exact map[string]int
+	// tails are the last tailLen bytes (1..8) of every exact name and
+	// wildcard suffix, ASCII case folded, as words: a name whose tail is
+	// none of them belongs to no server, known without the map probe,
+	// the suffix walk or lower-casing (most TLS server names and DNS
+	// names are not mail servers'). tailLen 0: no filter (no names).
+	tails   []uint64
+	tailLen int
+}
+
+// tailWord is the last n (1..8) bytes of s, each ORed with 0x20, as a
+// word. A byte and its ASCII upper-case letter give the same value;
+// len(s) >= n.
+func tailWord(s string, n int) uint64 {
+	var w uint64
+	for i := len(s) - n; i < len(s); i++ {
+		w = w<<8 | uint64(s[i]|0x20)
+	}
+	return w
+}
+
+// asciiOnly reports whether s has no byte >= 0x80, eight bytes at a time.
+func asciiOnly(s string) bool {
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		acc |= uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	}
+	for ; i < len(s); i++ {
+		acc |= uint64(s[i])
+	}
+	return acc&0x8080808080808080 == 0
 }
 
 // NewMatcher compiles the configured servers.
@@ -141,7 +174,33 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 		}
 		m.servers = append(m.servers, sv)
 	}
+	m.buildTails()
 	return m
+}
+
+func (m *Matcher) buildTails() {
+	var names []string
+	for n := range m.exact {
+		names = append(names, n)
+	}
+	for i := range m.servers {
+		names = append(names, m.servers[i].suffixes...)
+	}
+	if len(names) == 0 {
+		return
+	}
+	m.tailLen = 8
+	for _, n := range names {
+		m.tailLen = min(m.tailLen, len(n))
+	}
+	if m.tailLen == 0 { // an empty configured name: no filter
+		return
+	}
+	for _, n := range names {
+		if w := tailWord(n, m.tailLen); !slices.Contains(m.tails, w) {
+			m.tails = append(m.tails, w)
+		}
+	}
 }
 
 func addPort(ps []uint16, p uint16) []uint16 {
@@ -176,9 +235,33 @@ func (m *Matcher) Servers() int { return len(m.servers) }
 
 // nameServer returns the server a name belongs to, or -1.
 func (m *Matcher) nameServer(name string) int {
+	// One root dot goes; "name.." is no name.
 	name = strings.TrimSuffix(name, ".")
-	// The first server that has the name exactly or by suffix: suffixes
-	// of servers before the exact one's only.
+	// The tail filter holds for ASCII names (a shorter one than every
+	// name and suffix matches none); others (rare, and lower-cased by
+	// Unicode rules below) take the long way.
+	if m.tailLen > 0 && asciiOnly(name) {
+		if len(name) < m.tailLen || !slices.Contains(m.tails, tailWord(name, m.tailLen)) {
+			return -1
+		}
+	}
+	if i := m.lookupName(name); i >= 0 {
+		return i
+	}
+	// Names are stored lower-case; only lower-case on a miss, and only a
+	// name that has something to lower (strings.ToLower's own scan was
+	// 4% of the agent's instructions on hellos to other servers).
+	if hasUpper(name) {
+		if l := strings.ToLower(name); l != name {
+			return m.lookupName(l)
+		}
+	}
+	return -1
+}
+
+// lookupName is the first server that has name exactly or by suffix:
+// suffixes of servers before the exact one's only.
+func (m *Matcher) lookupName(name string) int {
 	n := len(m.servers)
 	if i, ok := m.exact[name]; ok {
 		n = i
@@ -193,14 +276,6 @@ func (m *Matcher) nameServer(name string) int {
 	}
 	if n < len(m.servers) {
 		return n
-	}
-	// Names are stored lower-case; only lower-case on a miss, and only a
-	// name that has something to lower (strings.ToLower's own scan was
-	// 4% of the agent's instructions on hellos to other servers).
-	if hasUpper(name) {
-		if l := strings.ToLower(name); l != name {
-			return m.nameServer(l)
-		}
 	}
 	return -1
 }

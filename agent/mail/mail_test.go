@@ -1,7 +1,9 @@
 package mail
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,6 +169,8 @@ func TestNameServerOrder(t *testing.T) {
 		"mail.example.com": 0, "Mail.Example.COM.": 0, "imap.example.org": 1, "IMAP.example.org.": 1,
 		"x.example.net": 2, "example.net": -1, "example.com": -1, "other.test": -1,
 		"X.EXAMPLE.NET.": 2, "mail.example.com.evil": -1, "com": -1, "": -1,
+		// One root dot only, whatever the case (upper case once matched).
+		"mail.example.com..": -1, "MAIL.EXAMPLE.COM..": -1,
 	} {
 		if got := m.nameServer(name); got != want {
 			t.Errorf("nameServer(%q) = %d, want %d", name, got, want)
@@ -182,5 +186,96 @@ func TestNameServerOrder(t *testing.T) {
 	// Only ports some server speaks on can be mail; QUIC only for https.
 	if !m.mailPort(993, observe.TransportTCP) || !m.mailPort(443, observe.TransportUDP) || m.mailPort(993, observe.TransportUDP) || m.mailPort(80, observe.TransportTCP) {
 		t.Error("mailPort")
+	}
+}
+
+// TestNameServerTailFilter: the tail filter rejects no name the full lookup
+// accepts. Each configuration's names and wildcard suffixes are varied (case,
+// root dot, labels added or cut, bytes changed near the end, non-ASCII
+// letters that lower-case to ASCII, random strings) and looked up with the
+// filter and without it.
+func TestNameServerTailFilter(t *testing.T) {
+	var configs [][]config.MailServer
+	def, err := config.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs = append(configs, def.Mail.Servers)
+	for _, p := range config.Presets() {
+		c, err := config.Parse("p.yaml", []byte("sensor: s\nmail:\n  presets: ["+p+"]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		configs = append(configs, c.Mail.Servers)
+	}
+	https := []config.Protocol{{Name: "https", Port: 443}}
+	configs = append(configs,
+		[]config.MailServer{{Name: "short", Names: []string{"mx", "*.io", "Mail.Example.ORG."}, Protocols: https}},
+		[]config.MailServer{{Name: "one", Names: []string{"a"}, Protocols: https}, {Name: "two", Names: []string{"*.b"}, Protocols: https}},
+		[]config.MailServer{{Name: "idn", Names: []string{"*.bücher.example", "post.ß.example"}, Protocols: https}},
+	)
+	r := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@`{~"
+	vary := func(n string) string {
+		b := []byte(n)
+		switch r.IntN(8) {
+		case 0: // flip the case of some letters
+			for i := range b {
+				if r.IntN(2) == 0 && (b[i]|0x20 >= 'a' && b[i]|0x20 <= 'z') {
+					b[i] ^= 0x20
+				}
+			}
+		case 1:
+			b = append(b, '.')
+		case 2:
+			b = append([]byte("x"+string(alphabet[r.IntN(26)])+"."), b...)
+		case 3:
+			if len(b) > 0 {
+				b = b[r.IntN(len(b)):]
+			}
+		case 4:
+			if len(b) > 0 {
+				b[len(b)-1-r.IntN(min(len(b), 8))] = alphabet[r.IntN(len(alphabet))]
+			}
+		case 5: // Kelvin sign and dotted capital I lower-case by Unicode rules
+			s := strings.Replace(string(b), "k", "\u212a", 1)
+			b = []byte(strings.Replace(s, "i", "\u0130", 1))
+		case 6:
+			b = b[:0]
+			for range r.IntN(12) {
+				b = append(b, alphabet[r.IntN(len(alphabet))])
+			}
+		case 7:
+			b = []byte(strings.ToUpper(string(b)))
+		}
+		return string(b)
+	}
+	for ci, servers := range configs {
+		m := NewMatcher(servers)
+		ref := NewMatcher(servers)
+		ref.tailLen = 0
+		var names []string
+		for _, s := range servers {
+			for _, n := range s.Names {
+				names = append(names, n, strings.Replace(n, "*.", "host.", 1), strings.TrimPrefix(n, "*"))
+			}
+		}
+		hits := 0
+		for range 20000 {
+			n := names[r.IntN(len(names))]
+			for range 1 + r.IntN(3) {
+				n = vary(n)
+			}
+			want := ref.nameServer(n)
+			if got := m.nameServer(n); got != want {
+				t.Fatalf("config %d (tails %d bytes): nameServer(%q) = %d with the filter, %d without", ci, m.tailLen, n, got, want)
+			}
+			if want >= 0 {
+				hits++
+			}
+		}
+		if m.tailLen == 0 || hits < 2000 {
+			t.Errorf("config %d: tail length %d, %d of 20000 varied names match: the test does not exercise the filter", ci, m.tailLen, hits)
+		}
 	}
 }
