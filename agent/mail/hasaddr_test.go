@@ -119,4 +119,3 @@ func BenchmarkHasAddr(b *testing.B) {
 		}
 	}
 }
-
