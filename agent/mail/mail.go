@@ -106,29 +106,19 @@ type Matcher struct {
 	tailLen int
 }
 
-// tailWord is the last n (1..8) bytes of s, each ORed with 0x20, as a
-// word. A byte and its ASCII upper-case letter give the same value;
-// len(s) >= n.
+// tailWord is the last n (1..8) bytes of s as a word; len(s) >= n.
 func tailWord(s string, n int) uint64 {
 	var w uint64
 	for i := len(s) - n; i < len(s); i++ {
-		w = w<<8 | uint64(s[i]|0x20)
+		w = w<<8 | uint64(s[i])
 	}
 	return w
 }
 
-// asciiOnly reports whether s has no byte >= 0x80, eight bytes at a time.
-func asciiOnly(s string) bool {
-	var acc uint64
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		acc |= uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-	}
-	for ; i < len(s); i++ {
-		acc |= uint64(s[i])
-	}
-	return acc&0x8080808080808080 == 0
+// foldTail ORs each of a tail word's n bytes with 0x20: a byte and its
+// ASCII upper-case letter give the same value.
+func foldTail(w uint64, n int) uint64 {
+	return w | 0x2020202020202020>>(64-8*n)
 }
 
 // NewMatcher compiles the configured servers.
@@ -197,7 +187,7 @@ func (m *Matcher) buildTails() {
 		return
 	}
 	for _, n := range names {
-		if w := tailWord(n, m.tailLen); !slices.Contains(m.tails, w) {
+		if w := foldTail(tailWord(n, m.tailLen), m.tailLen); !slices.Contains(m.tails, w) {
 			m.tails = append(m.tails, w)
 		}
 	}
@@ -237,14 +227,17 @@ func (m *Matcher) Servers() int { return len(m.servers) }
 func (m *Matcher) nameServer(name string) int {
 	// One root dot goes; "name.." is no name.
 	name = strings.TrimSuffix(name, ".")
-	// The tail filter holds for ASCII names (a shorter one than every
-	// name and suffix matches none); others (rare, and lower-cased by
-	// Unicode rules below) take the long way.
-	if m.tailLen > 0 && asciiOnly(name) {
-		if len(name) < m.tailLen || !slices.Contains(m.tails, tailWord(name, m.tailLen)) {
+	// The tail filter holds when the name's last bytes are ASCII: they
+	// are then whole runes, and lower-casing the name lower-cases them
+	// as ASCII, whatever comes before. Shorter names, and tails with
+	// other bytes (rare), take the long way.
+	if m.tailLen > 0 && len(name) >= m.tailLen {
+		w := tailWord(name, m.tailLen)
+		if w&0x8080808080808080 == 0 && !slices.Contains(m.tails, foldTail(w, m.tailLen)) {
 			return -1
 		}
 	}
+
 	if i := m.lookupName(name); i >= 0 {
 		return i
 	}
