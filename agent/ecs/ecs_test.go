@@ -239,3 +239,65 @@ func TestSummary(t *testing.T) {
 		t.Errorf("row does not show the latest alert (raise 2): %q", lines[1])
 	}
 }
+
+// TestKeysArePlainNames: keys are written without escaping, so every key
+// of every kind of line (events of each dataset, alert, host, mail event)
+// must be a plain field name.
+func TestKeysArePlainNames(t *testing.T) {
+	var lines [][]byte
+	for _, o := range observations() {
+		lines = append(lines, AppendEvent(nil, o))
+	}
+	f := finding()
+	lines = append(lines, AppendAlert(nil, f))
+	h := &agent.HostState{Device: f.Device, FirstSeen: t0, LastSeen: t0.Add(time.Hour), Verdict: f.Verdict,
+		Mail: []mail.Access{f.Mail}, Signatures: []string{"apple-dns.yaml@2026.11.27-1"}}
+	lines = append(lines, AppendHost(nil, t0, "gw-hq-1", h))
+	lines = append(lines, AppendMail(nil, &agent.MailEvent{Time: t0, Source: "x", Packet: 1, Sensor: "s", Device: f.Device, Access: f.Mail, CommunityID: "1:abc="}))
+	keys := 0
+	for _, line := range lines {
+		// Walk the tokens: in an object, every other string is a key.
+		dec := json.NewDecoder(bytes.NewReader(line))
+		type frame struct{ object, wantKey bool }
+		var stack []frame
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				if err.Error() != "EOF" {
+					t.Fatalf("%v in %s", err, line)
+				}
+				break
+			}
+			top := len(stack) - 1
+			if d, ok := tok.(json.Delim); ok {
+				switch d {
+				case '{', '[':
+					if top >= 0 && stack[top].object {
+						stack[top].wantKey = true
+					}
+					stack = append(stack, frame{object: d == '{', wantKey: d == '{'})
+				default:
+					stack = stack[:top]
+				}
+				continue
+			}
+			if top < 0 || !stack[top].object {
+				continue
+			}
+			if stack[top].wantKey {
+				k := tok.(string)
+				keys++
+				for i := 0; i < len(k); i++ {
+					if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '@') {
+						t.Errorf("key %q in %s is not a plain field name", k, line)
+						break
+					}
+				}
+			}
+			stack[top].wantKey = !stack[top].wantKey
+		}
+	}
+	if keys < 300 {
+		t.Errorf("%d keys walked: the test misses lines", keys)
+	}
+}

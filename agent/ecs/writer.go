@@ -29,13 +29,17 @@ func (o *obj) push() {
 	o.first[o.depth] = true
 }
 
+// key starts a member. k is one of this package's field names (a
+// constant, never data), written as it is: TestKeysArePlainNames checks
+// every key of every kind of line.
 func (o *obj) key(k string) {
 	if !o.first[o.depth] {
 		o.b = append(o.b, ',')
 	}
 	o.first[o.depth] = false
-	o.b = appendString(o.b, k)
-	o.b = append(o.b, ':')
+	o.b = append(o.b, '"')
+	o.b = append(o.b, k...)
+	o.b = append(o.b, '"', ':')
 }
 
 // open starts a nested object.
