@@ -95,10 +95,17 @@ func FuzzAppendString(f *testing.F) {
 }
 
 func BenchmarkAppendString(b *testing.B) {
-	buf := make([]byte, 0, 256)
-	s := "t13d1516h2_8daaf6152771_e5627efa2ab1,outlook.office365.com"
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = appendString(buf[:0], s)
+	for _, c := range []struct{ name, s string }{
+		{"ja4-sni", "t13d1516h2_8daaf6152771_e5627efa2ab1,outlook.office365.com"},
+		{"ja4r", "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601"},
+		{"short", "h2"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			buf := make([]byte, 0, 512)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = appendString(buf[:0], c.s)
+			}
+		})
 	}
 }
