@@ -3,6 +3,7 @@ package ecs
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -107,5 +108,42 @@ func BenchmarkAppendString(b *testing.B) {
 				buf = appendString(buf[:0], c.s)
 			}
 		})
+	}
+}
+
+// TestAppendRFC3339Nano: the hand-written formatter gives what
+// time.RFC3339Nano gives, for random instants over the years 0-9999 (any
+// location, whole seconds and trailing zeros in the fraction), the edges of
+// days, months, leap years and the supported range, and years beyond it.
+func TestAppendRFC3339Nano(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const minSec, maxSec = -62167219200, 253402300799
+	locs := []*time.Location{time.UTC, time.FixedZone("x", -7*3600-1800), time.FixedZone("y", 14*3600)}
+	var ts []time.Time
+	for _, y := range []int{0, 1, 4, 99, 100, 400, 1582, 1600, 1899, 1900, 1969, 1970, 2000, 2024, 2026, 2100, 2400, 9999} {
+		for _, md := range [][2]int{{1, 1}, {2, 28}, {2, 29}, {3, 1}, {12, 31}} {
+			for _, ns := range []int{0, 1, 10, 100000, 120000000, 999999999} {
+				ts = append(ts, time.Date(y, time.Month(md[0]), md[1], 23, 59, 59, ns, time.UTC), time.Date(y, time.Month(md[0]), md[1], 0, 0, 0, ns, time.UTC))
+			}
+		}
+	}
+	ts = append(ts, time.Unix(minSec, 0), time.Unix(minSec-1, 5), time.Unix(maxSec, 999999999), time.Unix(maxSec+1, 0),
+		time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, 0))
+	for range 200000 {
+		sec := minSec + r.Int64N(maxSec-minSec+1)
+		ns := r.Int64N(1e9)
+		switch r.IntN(4) {
+		case 0:
+			ns = 0
+		case 1:
+			ns -= ns % 1000
+		}
+		ts = append(ts, time.Unix(sec, ns).In(locs[r.IntN(len(locs))]))
+	}
+	for _, x := range ts {
+		want := x.UTC().AppendFormat([]byte("a"), time.RFC3339Nano)
+		if got := appendRFC3339Nano([]byte("a"), x); string(got) != string(want) {
+			t.Fatalf("%v (Unix %d): got %s, want %s", x, x.Unix(), got, want)
+		}
 	}
 }
