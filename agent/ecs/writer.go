@@ -147,31 +147,45 @@ func appendRFC3339Nano(b []byte, t time.Time) []byte {
 		m = mp - 9
 		y++
 	}
-	b = append2(append2(b, int(y/100)), int(y%100))
-	b = append2(append(b, '-'), int(m))
-	b = append2(append(b, '-'), int(d))
-	b = append2(append(b, 'T'), sod/3600)
-	b = append2(append(b, ':'), sod/60%60)
-	b = append2(append(b, ':'), sod%60)
+	var f [30]byte // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
+	put2(&f, 0, int(y/100))
+	put2(&f, 2, int(y%100))
+	f[4] = '-'
+	put2(&f, 5, int(m))
+	f[7] = '-'
+	put2(&f, 8, int(d))
+	f[10] = 'T'
+	put2(&f, 11, sod/3600)
+	f[13] = ':'
+	put2(&f, 14, sod/60%60)
+	f[16] = ':'
+	put2(&f, 17, sod%60)
+	n := 19
 	if ns := t.Nanosecond(); ns != 0 {
-		var f [10]byte
-		f[0] = '.'
-		for i := 9; i >= 1; i-- {
-			f[i] = byte('0' + ns%10)
-			ns /= 10
-		}
-		n := 10
+		f[19] = '.'
+		f[20] = byte('0' + ns/1e8)
+		r := ns % 1e8
+		put2(&f, 21, r/1e6)
+		put2(&f, 23, r/1e4%100)
+		put2(&f, 25, r/100%100)
+		put2(&f, 27, r%100)
+		n = 29
 		for f[n-1] == '0' {
 			n--
 		}
-		b = append(b, f[:n]...)
 	}
-	return append(b, 'Z')
+	f[n] = 'Z'
+	return append(b, f[:n+1]...)
 }
 
-// append2 appends v (0..99) as two digits.
-func append2(b []byte, v int) []byte {
-	return append(b, byte('0'+v/10), byte('0'+v%10))
+// digits2 is "00" to "99".
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// put2 writes v (0..99) as two digits at f[i:i+2].
+func put2(f *[30]byte, i, v int) {
+	f[i], f[i+1] = digits2[2*v], digits2[2*v+1]
 }
 
 func (o *obj) addr(k string, a netip.Addr) {
