@@ -21,13 +21,24 @@ import (
 	"github.com/orchard-nsm/orchard/capture/observe"
 )
 
+// datasets are the event.dataset of each observation kind, made once
+// rather than per line.
+var datasets = func() (d [256]string) {
+	for k := range d {
+		d[k] = "orchard." + observe.Kind(k).String()
+	}
+	return d
+}()
+
+func dataset(k observe.Kind) string { return datasets[k] }
+
 // AppendEvent appends one observation as an `event.kind: event` line.
 func AppendEvent(dst []byte, o *observe.Observation) []byte {
 	w := begin(dst)
 	w.time("@timestamp", o.Time)
 	w.open("event")
 	w.str("kind", "event")
-	w.str("dataset", "orchard."+o.Kind.String())
+	w.str("dataset", dataset(o.Kind))
 	if o.Kind == observe.KindFlow && o.Flow != nil {
 		w.time("start", o.Flow.Start)
 		w.time("end", o.Flow.End)
@@ -147,7 +158,7 @@ func AppendEvent(dst []byte, o *observe.Observation) []byte {
 			w.open("dhcp")
 			w.str("message_type", d.MessageType)
 			w.bool("v6", d.V6)
-			w.str("client_mac", d.ClientMAC.String())
+			w.mac("client_mac", d.ClientMAC)
 			w.str("hostname", d.Hostname)
 			w.str("vendor_class", d.VendorClass)
 			if len(d.ParamList) > 0 {
@@ -170,7 +181,7 @@ func AppendEvent(dst []byte, o *observe.Observation) []byte {
 			w.str("protocol", a.Protocol)
 			w.str("op", a.Op)
 			w.addr("ip", a.IP)
-			w.str("mac", a.MAC.String())
+			w.mac("mac", a.MAC)
 			w.close()
 		}
 	case observe.KindFlow:
@@ -212,7 +223,7 @@ func endpoint(w *obj, name string, o *observe.Observation, ip netip.Addr, port u
 	if ip.IsValid() && o.Transport != observe.TransportNone {
 		w.uint("port", uint64(port))
 	}
-	w.str("mac", mac.String())
+	w.mac("mac", mac)
 	if flow {
 		w.uint("packets", pkts)
 		w.uint("bytes", bytes)
@@ -321,7 +332,7 @@ func widen16(v []uint16) []uint64 {
 func host(w *obj, d *correlate.Device) {
 	w.open("host")
 	w.str("id", d.Key)
-	w.str("mac", d.MAC.String())
+	w.mac("mac", d.MAC)
 	if len(d.IPs) > 0 {
 		w.arr("ip")
 		for i, ip := range d.IPs {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/orchard-nsm/orchard/capture/observe"
 )
 
 // obj appends one JSON object with nested objects, omitting empty values.
@@ -70,6 +72,17 @@ func (o *obj) str(k, v string) {
 	}
 	o.key(k)
 	o.b = appendString(o.b, v)
+}
+
+// mac writes a MAC as observe.MAC.String does; the zero MAC is omitted.
+func (o *obj) mac(k string, m observe.MAC) {
+	if m.IsZero() {
+		return
+	}
+	o.key(k)
+	o.b = append(o.b, '"')
+	o.b = m.AppendText(o.b)
+	o.b = append(o.b, '"')
 }
 
 func (o *obj) strAlways(k, v string) {

@@ -85,16 +85,23 @@ func (m MAC) String() string {
 	if m.IsZero() {
 		return ""
 	}
-	const hex = "0123456789abcdef"
 	var b [17]byte
+	return string(m.AppendText(b[:0]))
+}
+
+// AppendText appends the MAC as String writes it, lower-case hex with
+// colons (the zero MAC too), without an allocation.
+func (m MAC) AppendText(b []byte) []byte {
+	const hex = "0123456789abcdef"
+	var t [17]byte
 	for i, v := range m {
-		b[i*3] = hex[v>>4]
-		b[i*3+1] = hex[v&0xf]
+		t[i*3] = hex[v>>4]
+		t[i*3+1] = hex[v&0xf]
 		if i < 5 {
-			b[i*3+2] = ':'
+			t[i*3+2] = ':'
 		}
 	}
-	return string(b[:])
+	return append(b, t[:]...)
 }
 
 // Meta is what every observation carries: when, where in which file, and
