@@ -257,8 +257,10 @@ func TestHelp(t *testing.T) {
 	}
 	// -h prints the manual on standard output; a bad flag prints the
 	// error and where the manual is, not the whole manual.
-	if out, _, code := orchard(t, nil, "analyze", "-h"); code != exitOK || !strings.HasPrefix(out, "NAME") {
-		t.Errorf("analyze -h: exit %d, stdout starts %.20q", code, out)
+	for _, args := range [][]string{{"analyze", "-h"}, {"run", "-h"}, {"signatures", "list", "-h"}, {"config", "show", "--help"}} {
+		if out, _, code := orchard(t, nil, args...); code != exitOK || !strings.HasPrefix(out, "NAME") {
+			t.Errorf("orchard %v: exit %d, stdout starts %.20q", args, code, out)
+		}
 	}
 	for _, args := range [][]string{{"analyze", "--bogus"}, {"run", "--bogus"}, {"signatures", "list", "--bogus"}, {"config", "show", "--bogus"}} {
 		out, errOut, code := orchard(t, nil, args...)
