@@ -90,10 +90,10 @@ func v6mask(bits int) (hi, lo uint64) {
 // NewMatcher and may be shared.
 type Matcher struct {
 	servers []server
-	// tcpPorts and udpPorts are every port some server speaks on over
-	// TCP, and over UDP (QUIC): a flow to another port is no mail access
-	// whatever its address or name, and needs no further look.
-	tcpPorts, udpPorts []uint16
+	// ports has bit p of [0] set when some server speaks on port p over
+	// TCP, of [1] over UDP (QUIC): a flow to another port is no mail
+	// access whatever its address or name, and needs no further look.
+	ports [2]portSet
 	// exact maps each exact server name to the first server with it: one
 	// probe instead of one per server.
 	exact map[string]int
@@ -138,9 +138,9 @@ func NewMatcher(servers []config.MailServer) *Matcher {
 		}
 		for _, p := range s.Protocols {
 			sv.ports = append(sv.ports, portProto{p.Port, p.Name})
-			m.tcpPorts = addPort(m.tcpPorts, p.Port)
+			m.ports[0].add(p.Port)
 			if p.Name == "https" || p.Name == "jmap" {
-				m.udpPorts = addPort(m.udpPorts, p.Port)
+				m.ports[1].add(p.Port)
 			}
 		}
 		for _, p := range s.Addresses {
@@ -193,29 +193,20 @@ func (m *Matcher) buildTails() {
 	}
 }
 
-func addPort(ps []uint16, p uint16) []uint16 {
-	for _, x := range ps {
-		if x == p {
-			return ps
-		}
-	}
-	return append(ps, p)
-}
+// portSet is a set of ports, a bit each (8 KiB).
+type portSet [1024]uint64
+
+func (s *portSet) add(p uint16)      { s[p/64] |= 1 << (p % 64) }
+func (s *portSet) has(p uint16) bool { return s[p/64]&(1<<(p%64)) != 0 }
 
 // mailPort reports whether some server speaks on port over t (the test
 // every match method ends with; see server.protocol).
 func (m *Matcher) mailPort(port uint16, t observe.Transport) bool {
-	var ps []uint16
 	switch t {
 	case observe.TransportTCP:
-		ps = m.tcpPorts
+		return m.ports[0].has(port)
 	case observe.TransportUDP:
-		ps = m.udpPorts
-	}
-	for _, x := range ps {
-		if x == port {
-			return true
-		}
+		return m.ports[1].has(port)
 	}
 	return false
 }

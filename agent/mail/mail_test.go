@@ -187,6 +187,22 @@ func TestNameServerOrder(t *testing.T) {
 	if !m.mailPort(993, observe.TransportTCP) || !m.mailPort(443, observe.TransportUDP) || m.mailPort(993, observe.TransportUDP) || m.mailPort(80, observe.TransportTCP) {
 		t.Error("mailPort")
 	}
+	edges := NewMatcher([]config.MailServer{{Name: "e", Names: []string{"x.example"}, Protocols: []config.Protocol{
+		{Name: "imaps", Port: 63}, {Name: "imaps", Port: 64}, {Name: "https", Port: 65535}}}})
+	for _, c := range []struct {
+		port uint16
+		tr   observe.Transport
+		want bool
+	}{
+		{63, observe.TransportTCP, true}, {64, observe.TransportTCP, true}, {65535, observe.TransportTCP, true},
+		{65535, observe.TransportUDP, true}, {64, observe.TransportUDP, false}, {0, observe.TransportTCP, false},
+		{62, observe.TransportTCP, false}, {65, observe.TransportTCP, false}, {65534, observe.TransportTCP, false},
+		{63, observe.TransportNone, false},
+	} {
+		if got := edges.mailPort(c.port, c.tr); got != c.want {
+			t.Errorf("mailPort(%d, %v) = %v", c.port, c.tr, got)
+		}
+	}
 }
 
 // TestNameServerTailFilter: the tail filter rejects no name the full lookup
