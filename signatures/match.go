@@ -31,6 +31,14 @@ type Set struct {
 	txt         []int32
 	ua          []int32
 	addressPort []int32
+	// apPorts and apFirst let most flows skip the address-port walk:
+	// bit p of apPorts is set when some entry names port p (every bit
+	// when one names any port), bit o of apFirst when some IPv4 entry
+	// covers addresses whose first octet is o; apV6 says whether there are
+	// IPv6 entries at all.
+	apPorts [1024]uint64
+	apFirst [4]uint64
+	apV6    bool
 
 	// detail is the evidence detail of exact-match entries (JA4, JA3),
 	// by entry index; made once so a match does not concatenate.
@@ -79,6 +87,7 @@ func (s *Set) index() {
 			s.ua = append(s.ua, n)
 		case KindAddressPort:
 			s.addressPort = append(s.addressPort, n)
+			s.indexAddressPort(&s.entries[n])
 		}
 	}
 	sort.SliceStable(s.modelGlob, func(i, j int) bool {
@@ -431,6 +440,9 @@ func (s *Set) matchAddressPort(o *observe.Observation, dst []Evidence, start int
 		return dst
 	}
 	dstAddr := o.Dst.Unmap()
+	if !s.mayAddressPort(dstAddr, o.DstPort) {
+		return dst
+	}
 	for _, i := range s.addressPort {
 		e := &s.entries[i]
 		if (e.port == 0 || e.port == o.DstPort) && e.prefix.Contains(dstAddr) {
@@ -537,10 +549,48 @@ func stripPort(h string) string {
 	return h
 }
 
+func (s *Set) indexAddressPort(e *Entry) {
+	if e.port == 0 {
+		for i := range s.apPorts {
+			s.apPorts[i] = ^uint64(0)
+		}
+	} else {
+		s.apPorts[e.port/64] |= 1 << (e.port % 64)
+	}
+	if !e.prefix.Addr().Is4() {
+		s.apV6 = true
+		return
+	}
+	b := e.prefix.Masked().Addr().As4()
+	span := 1
+	if bits := e.prefix.Bits(); bits < 8 {
+		span = 1 << (8 - bits)
+	}
+	for o := int(b[0]); o < int(b[0])+span; o++ {
+		s.apFirst[o/64] |= 1 << (o % 64)
+	}
+}
+
+// mayAddressPort is false when no address-port entry can match a:port (a
+// unmapped); true means the entries must be walked.
+func (s *Set) mayAddressPort(a netip.Addr, port uint16) bool {
+	if s.apPorts[port/64]&(1<<(port%64)) == 0 {
+		return false
+	}
+	if a.Is4() {
+		o := a.As4()[0]
+		return s.apFirst[o/64]&(1<<(o%64)) != 0
+	}
+	return s.apV6
+}
+
 // WantsAddressPort reports whether a flow to a:port would match an
 // address-port signature (used to decide which flows to report at all).
 func (s *Set) WantsAddressPort(a netip.Addr, port uint16) bool {
 	a = a.Unmap()
+	if !s.mayAddressPort(a, port) {
+		return false
+	}
 	for _, i := range s.addressPort {
 		e := &s.entries[i]
 		if (e.port == 0 || e.port == port) && e.prefix.Contains(a) {
@@ -642,7 +692,7 @@ func (m *Matcher) Match(o *observe.Observation, dst []Evidence) []Evidence {
 
 // matchAddressPort is Set.matchAddressPort, memoised by destination.
 func (m *Matcher) matchAddressPort(o *observe.Observation, dst []Evidence, start int) []Evidence {
-	if !o.Dst.IsValid() || len(m.set.addressPort) == 0 {
+	if !o.Dst.IsValid() || !m.set.mayAddressPort(o.Dst.Unmap(), o.DstPort) {
 		return dst
 	}
 	k := netip.AddrPortFrom(o.Dst.Unmap(), o.DstPort)
