@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,17 @@ type FlowInterest struct {
 
 	mu       sync.RWMutex
 	resolved map[netip.Addr]time.Time // mail-server addresses learned from DNS answers, until expiry
+	// maybe has bit addrBit(a) set for every address in resolved (and
+	// perhaps for some no longer there): a flow to an address whose bit is
+	// clear needs neither the lock nor the map.
+	maybe atomic.Uint64
+}
+
+// addrBit is one of 64 bits picked by a hash of the address.
+func addrBit(a netip.Addr) uint64 {
+	b := a.As16()
+	h := (binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])) * 0x9e3779b97f4a7c15
+	return 1 << (h >> 58)
 }
 
 // maxResolved bounds the learned-address set.
@@ -84,13 +96,19 @@ func (fi *FlowInterest) learn(o *observe.Observation) {
 		}
 		ttl := max(time.Duration(rr.TTL)*time.Second, mail.DNSMinTTL)
 		if len(fi.resolved) >= maxResolved {
+			var bits uint64
 			for a, exp := range fi.resolved {
 				if o.Time.After(exp) || len(fi.resolved) >= maxResolved {
 					delete(fi.resolved, a)
+				} else {
+					bits |= addrBit(a)
 				}
 			}
+			fi.maybe.Store(bits)
 		}
-		fi.resolved[rr.Addr.Unmap()] = o.Time.Add(ttl)
+		a := rr.Addr.Unmap()
+		fi.maybe.Or(addrBit(a)) // before the map: a reader never sees the entry without its bit
+		fi.resolved[a] = o.Time.Add(ttl)
 	}
 }
 
@@ -111,8 +129,12 @@ func (fi *FlowInterest) Wants(proto uint8, client, server netip.Addr, clientPort
 	if ap := fi.sigs.Load(); ap != nil && (*ap).WantsAddressPort(server, serverPort) {
 		return true
 	}
+	s := server.Unmap()
+	if fi.maybe.Load()&addrBit(s) == 0 {
+		return false
+	}
 	fi.mu.RLock()
-	_, ok := fi.resolved[server.Unmap()]
+	_, ok := fi.resolved[s]
 	fi.mu.RUnlock()
 	return ok
 }
