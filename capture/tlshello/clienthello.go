@@ -299,8 +299,8 @@ func (h *ClientHello) Unmarshal(msg []byte) error {
 // appendUint16s appends the big-endian uint16s of b (an odd last byte is
 // dropped; the caller notes it).
 func appendUint16s(dst []uint16, b []byte) []uint16 {
-	for ; len(b) >= 2; b = b[2:] {
-		dst = append(dst, uint16(b[0])<<8|uint16(b[1]))
+	for i := 1; i < len(b); i += 2 {
+		dst = append(dst, uint16(b[i-1])<<8|uint16(b[i]))
 	}
 	return dst
 }
