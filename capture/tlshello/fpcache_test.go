@@ -338,3 +338,43 @@ func (h *ClientHello) fpShapeKey(dst []byte, transport byte) []byte {
 	slices.Sort(exts)
 	return h.fpKeyLists(dst, transport, exts)
 }
+
+// TestSortExtensions: the bitmap sort gives what slices.Sort gives, for
+// random lists of up to maxShapeExtensions types drawn from small, large and
+// mixed ranges, with and without repeats.
+func TestSortExtensions(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	pools := [][]uint16{
+		{0, 5, 10, 11, 13, 16, 18, 23, 27, 35, 43, 45, 51, 63, 64, 65, 127, 128, 191, 192, 255},
+		{0x0a0a, 0x4469, 0x44cd, 0xfe0d, 0xff01, 256, 0xffff, 300},
+	}
+	for range 20000 {
+		n := r.IntN(maxShapeExtensions + 1)
+		list := make([]uint16, 0, n)
+		seen := map[uint16]bool{}
+		repeats := r.IntN(4) == 0
+		for len(list) < n {
+			var x uint16
+			switch r.IntN(3) {
+			case 0:
+				x = pools[0][r.IntN(len(pools[0]))]
+			case 1:
+				x = pools[1][r.IntN(len(pools[1]))]
+			default:
+				x = uint16(r.IntN(65536))
+			}
+			if seen[x] && x < 256 && !repeats {
+				continue
+			}
+			seen[x] = true
+			list = append(list, x)
+		}
+		want := slices.Clone(list)
+		slices.Sort(want)
+		got := slices.Clone(list)
+		sortExtensions(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("sortExtensions(%v) = %v, want %v", list, got, want)
+		}
+	}
+}
