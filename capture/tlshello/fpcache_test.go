@@ -1,7 +1,9 @@
 package tlshello
 
 import (
+	"crypto/md5"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -375,6 +377,22 @@ func TestSortExtensions(t *testing.T) {
 		sortExtensions(got)
 		if !slices.Equal(got, want) {
 			t.Fatalf("sortExtensions(%v) = %v, want %v", list, got, want)
+		}
+	}
+}
+
+// TestAppendMD5Hex: the hand-written hex of the MD5 equals encoding/hex's.
+func TestAppendMD5Hex(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for n := range 300 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		sum := md5.Sum(b)
+		want := "x" + hex.EncodeToString(sum[:])
+		if got := string(appendMD5Hex([]byte("x"), b)); got != want {
+			t.Fatalf("%x: got %s, want %s", b, got, want)
 		}
 	}
 }
