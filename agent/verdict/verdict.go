@@ -57,19 +57,22 @@ type Item struct {
 const maxDetails = 8
 
 type sigState struct {
-	id      string
-	kind    string
-	llr     float64 // log-likelihood ratio for Apple of one occurrence
-	details [maxDetails]uint64
-	n       int
-	contrib float64
 	// Repeats are the common case (the same JA4, SYN shape or name from
 	// the same host): the last detail seen, its key, the item it went to
-	// (-1 if none) and the last set name spare the hash and the scans.
+	// (-1 if none) and the last set name spare the hash and the scans. A
+	// repeat reads only these fields, so they come first: one cache line
+	// rather than three.
 	lastDetail string
 	lastKey    uint64
 	lastItem   int
 	lastSet    string
+	llr        float64 // log-likelihood ratio for Apple of one occurrence
+
+	id      string
+	kind    string
+	n       int
+	contrib float64
+	details [maxDetails]uint64
 }
 
 type itemIdx struct {
@@ -172,7 +175,8 @@ func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 	si := a.sig(e.SignatureID, e.Kind, llr)
 	s := &a.sigs[si]
 	var dk uint64
-	if s.lastItem != 0 && e.Detail == s.lastDetail {
+	repeat := s.lastItem != 0 && e.Detail == s.lastDetail
+	if repeat {
 		dk = s.lastKey
 	} else {
 		dk = detailKey(e.Detail)
@@ -207,6 +211,11 @@ func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 		}
 	}
 
+	// The last detail again was added to details when it was new (or
+	// details were full): nothing new, known without the walk.
+	if repeat {
+		return false
+	}
 	for i := 0; i < s.n; i++ {
 		if s.details[i] == dk {
 			return false // same signature, same detail: nothing new
