@@ -59,12 +59,16 @@ const maxDetails = 8
 type sigState struct {
 	// Repeats are the common case (the same JA4, SYN shape or name from
 	// the same host): the last detail seen, its key, the item it went to
-	// (-1 if none) and the last set name spare the hash and the scans. A
-	// repeat reads only these fields, so they come first: one cache line
-	// rather than three.
+	// (plus one; 0 unknown, -1 not kept) and the last set name spare the
+	// hash and the scans. A repeat of the last detail is counted here
+	// (pend, and pendLast in Unix nanoseconds) and folded into its item
+	// when the detail changes or Result reads the items, so it touches
+	// only this first cache line of the state.
 	lastDetail string
 	lastKey    uint64
-	lastItem   int
+	lastItem   int32
+	pend       int32
+	pendLast   int64
 	lastSet    string
 	llr        float64 // log-likelihood ratio for Apple of one occurrence
 
@@ -73,6 +77,7 @@ type sigState struct {
 	n       int
 	contrib float64
 	details [maxDetails]uint64
+	_       [16]byte // 192 bytes: three whole cache lines
 }
 
 type itemIdx struct {
@@ -180,6 +185,7 @@ func (a *Accumulator) Add(e *signatures.Evidence, p *Params) (changed bool) {
 		dk = s.lastKey
 	} else {
 		dk = detailKey(e.Detail)
+		a.flush(s)
 		s.lastDetail, s.lastKey, s.lastItem = e.Detail, dk, -1
 	}
 	a.addItem(si, s, e, dk, p)
@@ -305,16 +311,38 @@ func (a *Accumulator) sum(p *Params) float64 {
 	return lo
 }
 
+// flush folds s's pending repeats into its last item.
+func (a *Accumulator) flush(s *sigState) {
+	if s.pend == 0 {
+		return
+	}
+	if j := int(s.lastItem) - 1; j >= 0 {
+		x := &a.idx[j]
+		x.count += int(s.pend)
+		if t := time.Unix(0, s.pendLast).UTC(); t.After(x.last) {
+			x.last = t
+		}
+	}
+	s.pend, s.pendLast = 0, 0
+}
+
+// flushAll folds every signature's pending repeats into the items.
+func (a *Accumulator) flushAll() {
+	for i := range a.sigs {
+		a.flush(&a.sigs[i])
+	}
+}
+
 // addItem counts e in its item, or adds one. s.lastItem caches, plus one,
-// the index of the item of s.lastKey (0: unknown, -1: not kept); an entry
-// may since have been replaced, so a hit is checked.
+// the index of the item of s.lastKey (0: unknown, -1: not kept). It is
+// always right: an item replaced when the list is full clears the
+// lastItem pointing to it. A hit is counted in s (see sigState).
 // Counts and last times live in idx (Result copies them into the items).
 func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk uint64, p *Params) {
-	if j := s.lastItem - 1; j >= 0 && j < len(a.idx) && a.idx[j].key == dk && a.idx[j].sig == si {
-		x := &a.idx[j]
-		x.count++
-		if e.Time.After(x.last) {
-			x.last = e.Time
+	if s.lastItem > 0 {
+		s.pend++
+		if t := e.Time.UnixNano(); t > s.pendLast {
+			s.pendLast = t
 		}
 		return
 	}
@@ -324,7 +352,7 @@ func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk ui
 		if e.Time.After(x.last) {
 			x.last = e.Time
 		}
-		s.lastItem = i + 1
+		s.lastItem = int32(i + 1)
 		return
 	}
 	max := p.MaxEvidence
@@ -345,14 +373,19 @@ func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk ui
 		} else {
 			a.insert(n)
 		}
-		s.lastItem = len(a.items)
+		s.lastItem = int32(len(a.items))
 		return
 	}
 	// Full: keep the strongest; replace the weakest if the new one is stronger.
 	if w := a.weakest; ix.absW > a.idx[w].absW {
+		// The item goes: so do the repeats pending for it, and the
+		// pointer to it.
+		if old := &a.sigs[a.idx[w].sig]; int(old.lastItem) == w+1 {
+			old.lastItem, old.pend, old.pendLast = 0, 0, 0
+		}
 		a.items[w] = it
 		a.idx[w] = ix
-		s.lastItem = w + 1
+		s.lastItem = int32(w + 1)
 		a.rehash(max)
 		a.weakest = 0
 		for i := range a.idx {
@@ -435,6 +468,7 @@ type Result struct {
 
 // Result returns the verdict with copies of the evidence list.
 func (a *Accumulator) Result(p *Params) Result {
+	a.flushAll()
 	r := Result{
 		Apple:      a.apple,
 		Confidence: a.Confidence(p),
