@@ -92,6 +92,9 @@ func parseFlags(fs *flag.FlagSet, args []string, help string, stdout, stderr io.
 	return exitUsage, false
 }
 
+// analyzeMemoryLimit is analyze's soft memory limit (see cmdAnalyze).
+const analyzeMemoryLimit = 192 << 20
+
 func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var f analyzeFlags
 	fs := newFlagSet("analyze", stderr)
@@ -136,6 +139,16 @@ func cmdAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// (office mix 200k -> 2M packets: 19.8 -> 27.9 MB, 1.4x; it was
 		// 18.9 -> 24.7 MB). GOGC in the environment wins.
 		debug.SetGCPercent(300)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// A flood of new sources is the exception: evicted hosts
+			// are garbage, and at 3x the ~130 MB live heap of a full
+			// host table a million sources peaked at 583 MB. Above
+			// this soft limit the collector runs as often as it must
+			// (GOGC 50 peaked at 199 MB, this at 198 MB, 17% faster).
+			// A bigger configured table only makes collections more
+			// frequent. GOMEMLIMIT in the environment wins.
+			debug.SetMemoryLimit(analyzeMemoryLimit)
+		}
 	}
 	if f.cpuProfile != "" {
 		stop, err := startCPUProfile(f.cpuProfile)

@@ -99,6 +99,11 @@ ENVIRONMENT
     GOGC        garbage-collector target; orchard analyze uses 300 when unset
                 (it makes little garbage: peak memory stays flat as captures
                 grow, and collections stay rare)
+    GOMEMLIMIT  soft memory limit; when neither it nor GOGC is set, orchard
+                analyze uses 192MiB, so that a flood of new sources (evicted
+                hosts are garbage) stays near it: a million sources peak at
+                about 200 MB. Above it the collector runs more often; it is
+                not a hard cap
 
 EXIT STATUS
     0   every file was read (skipped packets are counted, not fatal; a file
