@@ -340,9 +340,20 @@ func (a *Accumulator) flushAll() {
 // Counts and last times live in idx (Result copies them into the items).
 func (a *Accumulator) addItem(si int, s *sigState, e *signatures.Evidence, dk uint64, p *Params) {
 	if s.lastItem > 0 {
-		s.pend++
-		if t := e.Time.UnixNano(); t > s.pendLast {
-			s.pendLast = t
+		// pendLast holds Unix nanoseconds (years 1678 to 2262); a time
+		// outside, and a full pend, go to the item at once.
+		if sec := e.Time.Unix(); sec > -9e9 && sec < 9e9 && s.pend < math.MaxInt32 {
+			t := e.Time.UnixNano()
+			if s.pend++; s.pend == 1 || t > s.pendLast {
+				s.pendLast = t
+			}
+			return
+		}
+		a.flush(s)
+		x := &a.idx[s.lastItem-1]
+		x.count++
+		if e.Time.After(x.last) {
+			x.last = e.Time
 		}
 		return
 	}

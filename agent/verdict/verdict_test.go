@@ -393,3 +393,45 @@ func BenchmarkAddManyDetails(b *testing.B) {
 		i += 7
 	}
 }
+
+// TestPendingRepeatEdges: repeats counted in a signature's state give the
+// item's count and last time whatever the times are (before 1970, beyond
+// what Unix nanoseconds hold, out of order) and however many there are.
+func TestPendingRepeatEdges(t *testing.T) {
+	p := params()
+	at := func(e *signatures.Evidence, tm time.Time) *signatures.Evidence { e.Time = tm; return e }
+	cases := []struct {
+		name  string
+		times []time.Time
+	}{
+		{"before 1970", []time.Time{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1965, 6, 1, 0, 0, 0, 5, time.UTC)}},
+		{"beyond 2262", []time.Time{t0, time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), t0.Add(time.Hour)}},
+		{"out of order", []time.Time{t0.Add(time.Hour), t0, t0.Add(2 * time.Hour), t0.Add(time.Minute)}},
+	}
+	for _, c := range cases {
+		var a Accumulator
+		var last time.Time
+		for i, tm := range c.times {
+			a.Add(at(ev("apple.x", "dns-name", "apple", "dns query a.example", 1, 0), tm), &p)
+			if i == 0 || tm.After(last) {
+				last = tm
+			}
+		}
+		r := a.Result(&p)
+		if len(r.Evidence) != 1 || r.Evidence[0].Count != len(c.times) || !r.Evidence[0].Last.Equal(last) {
+			t.Errorf("%s: %+v, want count %d last %v", c.name, r.Evidence, len(c.times), last)
+		}
+	}
+	// A full pending count goes to the item before it would overflow.
+	var a Accumulator
+	a.Add(ev("apple.x", "dns-name", "apple", "dns query a.example", 1, 0), &p)
+	a.Add(ev("apple.x", "dns-name", "apple", "dns query a.example", 1, 1), &p)
+	a.sigs[0].pend = math.MaxInt32 - 1
+	for i := range 3 {
+		a.Add(ev("apple.x", "dns-name", "apple", "dns query a.example", 1, 2+i), &p)
+	}
+	r := a.Result(&p)
+	if want := 1 + (math.MaxInt32 - 1) + 3; len(r.Evidence) != 1 || r.Evidence[0].Count != want || !r.Evidence[0].Last.Equal(t0.Add(4*time.Second)) {
+		t.Errorf("near-full pending count: %+v, want count %d", r.Evidence, want)
+	}
+}
