@@ -19,12 +19,15 @@ type lru[K comparable, V any] struct {
 	last *node[K, V]
 }
 
+// node keeps what every lookup and touch reads (key, dead, moved, the
+// list links) ahead of the value, in the first cache line: a host's value
+// is hundreds of bytes.
 type node[K comparable, V any] struct {
 	key        K
-	val        V
-	prev, next *node[K, V]
-	moved      int64 // unix nanos of the last move to the front by touchAt
 	dead       bool  // removed: a hint to it is stale
+	moved      int64 // unix nanos of the last move to the front by touchAt
+	prev, next *node[K, V]
+	val        V
 }
 
 // lruGrain is how often touchAt moves a busy entry to the front. Moving

@@ -45,15 +45,17 @@ const (
 // Host is one device. Data is the caller's per-host state (verdict, mail
 // access); it lives and dies with the host.
 type Host[T any] struct {
+	// Key, LastSeen and IPs are read for every observation of the host:
+	// they come first, in one cache line.
 	Key         Key
-	MACs        []observe.MAC // Key.MAC first, then MACs linked to it
+	LastSeen    time.Time
 	IPs         []AddrSeen    // most recently used last
+	MACs        []observe.MAC // Key.MAC first, then MACs linked to it
 	Hostname    string
 	ClientID    []byte
 	VendorClass string
 	Private     bool // the key MAC is locally administered (randomised)
 	FirstSeen   time.Time
-	LastSeen    time.Time
 	Data        T
 }
 
