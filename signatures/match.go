@@ -440,14 +440,8 @@ func (s *Set) matchAddressPort(o *observe.Observation, dst []Evidence, start int
 		return dst
 	}
 	dstAddr := o.Dst.Unmap()
-	if !s.mayAddressPort(dstAddr, o.DstPort) {
-		return dst
-	}
-	for _, i := range s.addressPort {
-		e := &s.entries[i]
-		if (e.port == 0 || e.port == o.DstPort) && e.prefix.Contains(dstAddr) {
-			return s.emit(o, dst, start, i, "flow to "+netip.AddrPortFrom(dstAddr, o.DstPort).String(), "")
-		}
+	if i := s.addressPortEntry(dstAddr, o.DstPort); i >= 0 {
+		return s.emit(o, dst, start, i, "flow to "+netip.AddrPortFrom(dstAddr, o.DstPort).String(), "")
 	}
 	return dst
 }
@@ -587,17 +581,22 @@ func (s *Set) mayAddressPort(a netip.Addr, port uint16) bool {
 // WantsAddressPort reports whether a flow to a:port would match an
 // address-port signature (used to decide which flows to report at all).
 func (s *Set) WantsAddressPort(a netip.Addr, port uint16) bool {
-	a = a.Unmap()
+	return s.addressPortEntry(a.Unmap(), port) >= 0
+}
+
+// addressPortEntry returns the first address-port entry that a:port (a
+// unmapped) matches, or -1.
+func (s *Set) addressPortEntry(a netip.Addr, port uint16) int32 {
 	if !s.mayAddressPort(a, port) {
-		return false
+		return -1
 	}
 	for _, i := range s.addressPort {
 		e := &s.entries[i]
 		if (e.port == 0 || e.port == port) && e.prefix.Contains(a) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // matcherMax bounds each memo of a Matcher. Server names and SYN shapes
@@ -698,14 +697,8 @@ func (m *Matcher) matchAddressPort(o *observe.Observation, dst []Evidence, start
 	k := netip.AddrPortFrom(o.Dst.Unmap(), o.DstPort)
 	r, ok := m.ap[k]
 	if !ok {
-		r.entry = -1
-		for _, i := range m.set.addressPort {
-			e := &m.set.entries[i]
-			if (e.port == 0 || e.port == o.DstPort) && e.prefix.Contains(k.Addr()) {
-				r.entry = i
-				r.detail = "flow to " + k.String()
-				break
-			}
+		if r.entry = m.set.addressPortEntry(k.Addr(), k.Port()); r.entry >= 0 {
+			r.detail = "flow to " + k.String()
 		}
 		if len(m.ap) >= matcherMax {
 			clear(m.ap)
