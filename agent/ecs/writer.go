@@ -132,9 +132,8 @@ func (o *obj) time(k string, t time.Time) {
 // go through time.Format.
 func appendRFC3339Nano(b []byte, t time.Time) []byte {
 	const (
-		unixToCivil = 719468       // days from 0000-03-01 to 1970-01-01
-		minSec      = -62167219200 // 0000-01-01T00:00:00Z
-		maxSec      = 253402300799 // 9999-12-31T23:59:59Z
+		minSec = -62167219200 // 0000-01-01T00:00:00Z
+		maxSec = 253402300799 // 9999-12-31T23:59:59Z
 	)
 	sec := t.Unix()
 	if sec < minSec || sec > maxSec {
